@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything oci2fs needs to build and run its tests on Debian 12:
+# the Debian packages the tests use as independent oracles, then npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  docker-registry   # a real OCI registry for tests (loopback only)
+  skopeo umoci      # independent readers/writers of OCI layouts and registries
+  squashfs-tools squashfs-tools-ng   # unsquashfs, sqfs2tar, mksquashfs, tar2sqfs
+  erofs-utils       # fsck.erofs, dump.erofs, mkfs.erofs
+  e2fsprogs         # e2fsck, debugfs, mkfs.ext4
+  fsverity          # fsverity digest
+  zstd tar gzip apache2-utils  # zstd CLI, GNU tar, htpasswd for basic-auth tests
+  time hyperfine    # benchmarks
+  python3 make g++  # native build of zstd-napi
+)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build
