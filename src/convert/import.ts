@@ -1,0 +1,217 @@
+/**
+ * `importImage`: reference → finalized tree → image file, through the
+ * conversion cache. The one library entry point behind `oci2fs import` and
+ * the pyxis importer.
+ *
+ * Order of work (docs/cache.md): resolve the manifest and config (one
+ * registry round trip, none offline or for a digest already stored) → compute
+ * the cache key → on a hit, deliver the cached file; on a miss, take the
+ * producer lock for the key, check again, then download layers, spill them,
+ * flatten, finalize, write, and commit the artifact.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rename, rm, mkdir } from 'node:fs/promises';
+import { dirname, basename, join, resolve } from 'node:path';
+import type { ImageReference } from '../reference/index.js';
+import { formatReference, enrootUri } from '../reference/index.js';
+import type { Store } from '../store/index.js';
+import { resolveImage, fetchLayers, type SourceOptions, type ResolvedImage } from '../source/index.js';
+import { formatPlatform } from '../image/index.js';
+import type { AddSpec, FinalizeOptions } from '../finalize/index.js';
+import { ArtifactCache, type Artifact, type DeliveryMethod } from '../cache/artifacts.js';
+import { artifactKey } from '../cache/key.js';
+import { Oci2fsError, ErrorCode } from '../errors.js';
+import type { ProgressListener } from '../events.js';
+import { type Format, isCacheable } from './formats.js';
+import { spillLayers } from './layers.js';
+import { treeFromLayers, treeFromDirectory, treeFromDumpfile, type TreeResult } from './tree.js';
+import { writeFormat, keyedWriterOptions, type WriterOptions } from './write.js';
+
+export interface ImportOptions {
+  store: Store;
+  /** Registry/source options (platform, credentials, jobs, offline...). */
+  source: Omit<SourceOptions, 'store' | 'events'>;
+  format: Format;
+  output: string;
+  /** Write /.enroot/source (default true). */
+  provenance: boolean;
+  /** Add enroot's /etc/environment, /etc/rc, /etc/fstab, /etc/rc.local. */
+  enroot: boolean;
+  add: AddSpec[];
+  sourceDateEpoch?: number;
+  lenient?: boolean;
+  writer: WriterOptions;
+  /** Use the conversion cache (default true for single-file formats). */
+  cache: boolean;
+  delivery: DeliveryMethod;
+  events?: ProgressListener;
+  /** Clock for cache metadata only (never reaches an image). */
+  now?: () => Date;
+}
+
+export interface ImportResult {
+  output: string;
+  format: Format;
+  canonical: string;
+  cached: boolean;
+  key?: string;
+  manifestDigest?: string;
+  configDigest?: string;
+  platform?: string;
+  facts: Record<string, string | number>;
+  warnings: { code: string; message: string }[];
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return `sha256:${h.digest('hex')}`;
+}
+
+/** Finalize options that change the tree, in a form fit for the cache key. */
+async function keyedFinalize(opts: ImportOptions, img: ResolvedImage): Promise<Record<string, unknown>> {
+  const add = [];
+  for (const a of opts.add) add.push({ ...a, src: await sha256File(a.src) });
+  return {
+    enroot: opts.enroot ? enrootConfig(img) : null,
+    add,
+    sourceDateEpoch: opts.sourceDateEpoch ?? null,
+    lenient: !!opts.lenient,
+  };
+}
+
+function enrootConfig(img: ResolvedImage): NonNullable<FinalizeOptions['enroot']> {
+  const c = img.config.config ?? {};
+  return {
+    env: c.Env ?? [],
+    workingDir: c.WorkingDir,
+    entrypoint: c.Entrypoint ?? undefined,
+    cmd: c.Cmd ?? undefined,
+    volumes: Object.keys(c.Volumes ?? {}).sort(),
+  };
+}
+
+function provenanceOf(ref: ImageReference, img: ResolvedImage): NonNullable<FinalizeOptions['provenance']> {
+  return {
+    uri: ref.transport === 'docker' ? enrootUri(ref) : formatReference(ref),
+    manifestDigest: img.manifestDigest,
+    configDigest: img.configDigest,
+    platform: formatPlatform(img.platform),
+  };
+}
+
+/** Writes via a temp name beside `out`, renamed into place only after success. */
+async function writeAtomically(out: string, write: (tmp: string) => Promise<Record<string, string | number>>) {
+  await mkdir(dirname(out), { recursive: true });
+  const tmp = join(dirname(out), `.${basename(out)}.oci2fs-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    const facts = await write(tmp);
+    await rename(tmp, out);
+    return facts;
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img: ResolvedImage): Promise<TreeResult> {
+  const blobPaths = await fetchLayers(img, { ...opts.source, store: opts.store, events: opts.events });
+  const diffIds = img.config.rootfs.diff_ids;
+  if (diffIds.length !== img.layers.length) {
+    throw new Oci2fsError(
+      ErrorCode.MANIFEST_INVALID,
+      `Image ${formatReference(ref)} has ${img.layers.length} layers but its config lists ${diffIds.length} diff_ids`,
+    );
+  }
+  const tars = await spillLayers(
+    opts.store.root,
+    img.layers.map((l, i) => ({ blobPath: blobPaths[i], digest: l.digest, diffId: diffIds[i] })),
+    opts.events,
+  );
+  return treeFromLayers(
+    tars.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path })),
+    {
+      provenance: opts.provenance ? provenanceOf(ref, img) : false,
+      enroot: opts.enroot ? enrootConfig(img) : undefined,
+      add: opts.add,
+      sourceDateEpoch: opts.sourceDateEpoch,
+    },
+    { lenient: opts.lenient, events: opts.events },
+  );
+}
+
+/** Imports `ref` as `opts.format` into `opts.output`. */
+export async function importImage(ref: ImageReference, opts: ImportOptions): Promise<ImportResult> {
+  const output = resolve(opts.output);
+  const now = opts.now ?? (() => new Date());
+  const canonical = formatReference(ref);
+  const writer = { ...opts.writer, events: opts.events };
+
+  if (ref.transport === 'dir' || ref.transport === 'dumpfile') {
+    const finalize: FinalizeOptions = {
+      provenance: opts.provenance ? { uri: canonical, manifestDigest: '', configDigest: '', platform: '' } : false,
+      add: opts.add,
+      sourceDateEpoch: opts.sourceDateEpoch,
+    };
+    const t = ref.transport === 'dir' ? await treeFromDirectory(ref.path, finalize) : await treeFromDumpfile(ref.path, finalize);
+    const facts = await writeAtomically(output, (tmp) => writeFormat(t.tree, opts.format, tmp, writer));
+    return { output, format: opts.format, canonical, cached: false, facts, warnings: t.warnings };
+  }
+
+  const img = await resolveImage(ref, { ...opts.source, store: opts.store, events: opts.events });
+  const base = {
+    output,
+    format: opts.format,
+    canonical: img.canonical,
+    manifestDigest: img.manifestDigest,
+    configDigest: img.configDigest,
+    platform: formatPlatform(img.platform),
+  };
+
+  if (!opts.cache || !isCacheable(opts.format)) {
+    const t = await buildTreeFromImage(opts, ref, img);
+    const facts = await writeAtomically(output, (tmp) => writeFormat(t.tree, opts.format, tmp, writer));
+    return { ...base, cached: false, facts, warnings: t.warnings };
+  }
+
+  const key = artifactKey({
+    configDigest: img.configDigest,
+    platform: base.platform,
+    format: opts.format,
+    writerOptions: keyedWriterOptions(opts.format, opts.writer),
+    provenance: opts.provenance ? JSON.stringify(provenanceOf(ref, img)) : null,
+    finalize: await keyedFinalize(opts, img),
+  });
+  const cache = new ArtifactCache(opts.store.root);
+  let artifact: Artifact | undefined = await cache.lookup(key);
+  let warnings: TreeResult['warnings'] = [];
+  const hit = artifact !== undefined;
+  if (!artifact) {
+    opts.events?.({ type: 'cache-wait', key });
+    artifact = await opts.store.withLock(`artifact-${key}`, async () => {
+      const again = await cache.lookup(key);
+      if (again) return again;
+      const t = await buildTreeFromImage(opts, ref, img);
+      warnings = t.warnings;
+      return cache.commit(
+        {
+          key,
+          format: opts.format,
+          file: `image${opts.format === 'composefs' ? '.cfs' : ''}`,
+          canonical: img.canonical,
+          manifestDigest: img.manifestDigest,
+          configDigest: img.configDigest,
+          platform: base.platform,
+        },
+        (tmp) => writeFormat(t.tree, opts.format, tmp, writer),
+        now(),
+      );
+    });
+  } else {
+    opts.events?.({ type: 'cache-hit', key, path: artifact.path });
+  }
+  await cache.deliver(artifact, output, opts.delivery);
+  await cache.touch(key, now());
+  return { ...base, cached: hit, key, facts: { ...(artifact.extra ?? {}) }, warnings };
+}

@@ -1,0 +1,43 @@
+/**
+ * Building the finalized tree of an import from any source: image layers
+ * (via the store), a scanned directory, or a composefs dumpfile.
+ */
+import { readFile } from 'node:fs/promises';
+import type { DirInode, ValidatedTree } from '../tree/types.js';
+import { flattenLayers, scanDirectory } from '../tree/index.js';
+import { readTarFile } from '../tar/index.js';
+import { finalizeTree, type FinalizeOptions } from '../finalize/index.js';
+import { parseDumpfile } from '../dumpfile/index.js';
+import type { ProgressListener } from '../events.js';
+
+export interface TreeResult {
+  tree: ValidatedTree;
+  warnings: { code: string; message: string }[];
+}
+
+/** Flattens uncompressed layer tars (in order) and finalizes the result. */
+export async function treeFromLayers(
+  tarPaths: { label: string; path: string }[],
+  finalize: FinalizeOptions,
+  opts: { lenient?: boolean; events?: ProgressListener },
+): Promise<TreeResult> {
+  const layers = tarPaths.map((l) => ({
+    label: l.label,
+    tarPath: l.path,
+    entries: readTarFile(l.path, { label: l.label, lenient: opts.lenient }),
+  }));
+  const { root, warnings } = await flattenLayers(layers, { lenient: opts.lenient, events: opts.events });
+  return { tree: await finalizeTree(root, finalize), warnings };
+}
+
+/** A directory on disk as a tree (`dir:PATH`), under the same root rule as layers. */
+export async function treeFromDirectory(path: string, finalize: FinalizeOptions): Promise<TreeResult> {
+  const root: DirInode = await scanDirectory(path);
+  return { tree: await finalizeTree(root, finalize), warnings: [] };
+}
+
+/** A composefs dumpfile as a tree (`dumpfile:PATH`). */
+export async function treeFromDumpfile(path: string, finalize: FinalizeOptions): Promise<TreeResult> {
+  const root = parseDumpfile(await readFile(path), { strict: true });
+  return { tree: await finalizeTree(root, finalize), warnings: [] };
+}
