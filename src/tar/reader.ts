@@ -1,0 +1,50 @@
+/**
+ * Public tar reading API: entries only (data skipped), entries of a tar
+ * file on disk (data skipped by seeking), and entries with their data
+ * streamed with backpressure. See docs/tar.md.
+ */
+import { Oci2fsError, ErrorCode } from '../errors.js';
+import type { TarEntry } from './entry.js';
+import { readEntries, type TarEntryWithData, type TarReadOptions } from './entries.js';
+import { FileSource, IterableSource } from './source.js';
+
+export type { TarReadOptions, TarEntryWithData } from './entries.js';
+export { paddingFor } from './entries.js';
+
+/**
+ * Reads every entry of an uncompressed tar stream. Data bytes are skipped,
+ * not buffered; each entry's dataOffset/dataLength locate its (packed) data
+ * in the stream. Consumes the whole stream (trailing bytes after the
+ * end-of-archive blocks are read and ignored). Throws E_TAR_INVALID for a
+ * malformed or truncated archive, E_LIMIT when a limit is exceeded.
+ */
+export async function* readTar(source: AsyncIterable<Uint8Array>, opts: TarReadOptions): AsyncGenerator<TarEntry> {
+  for await (const { entry } of readEntries(new IterableSource(source), opts)) yield entry;
+}
+
+/**
+ * Like readTar, for an uncompressed tar file: data is skipped by seeking, so
+ * listing a large layer reads only its headers. Throws E_IO when the file
+ * cannot be opened.
+ */
+export async function* readTarFile(path: string, opts: TarReadOptions): AsyncGenerator<TarEntry> {
+  let src: FileSource;
+  try {
+    src = await FileSource.open(path);
+  } catch (e) {
+    throw new Oci2fsError(ErrorCode.IO, `${opts.label}: cannot open tar file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  for await (const { entry } of readEntries(src, opts)) yield entry;
+}
+
+/**
+ * Reads entries together with their data. Consume `data` before asking for
+ * the next entry; unconsumed data is skipped then (and iterating it later
+ * throws). The source is pulled only as fast as the consumer reads.
+ */
+export function readTarWithData(
+  source: AsyncIterable<Uint8Array>,
+  opts: TarReadOptions,
+): AsyncGenerator<TarEntryWithData> {
+  return readEntries(new IterableSource(source), opts);
+}

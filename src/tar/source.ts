@@ -1,0 +1,165 @@
+/**
+ * Byte sources for the tar reader: a sequential reader over an async
+ * iterable of chunks (decompressor output, sockets) and a positional reader
+ * over a file (skipping data is a seek, not a read). Both track the offset
+ * in the uncompressed stream, which entries report as `dataOffset`.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+
+/** Largest chunk a source hands out at once. */
+export const SOURCE_CHUNK = 1 << 20;
+
+/** Sequential access to the bytes of a tar stream. */
+export interface ByteSource {
+  /** Offset of the next unread byte. */
+  readonly position: number;
+  /** Exactly `n` bytes, or fewer only at end of stream. */
+  read(n: number): Promise<Uint8Array>;
+  /** Between 1 and `max` bytes, or an empty array at end of stream. */
+  readSome(max: number): Promise<Uint8Array>;
+  /** Skips up to `n` bytes; returns how many were skipped (fewer at end of stream). */
+  skip(n: number): Promise<number>;
+  /** Consumes everything that is left (so upstream digests see the whole stream). */
+  drain(): Promise<void>;
+  /** Releases the underlying stream or file. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A ByteSource over an async iterable of chunks. */
+export class IterableSource implements ByteSource {
+  private readonly it: AsyncIterator<Uint8Array>;
+  private chunk: Uint8Array = new Uint8Array(0);
+  private at = 0;
+  private done = false;
+  position = 0;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+
+  /** Ensures unread bytes are buffered; false at end of stream. */
+  private async fill(): Promise<boolean> {
+    while (this.at >= this.chunk.length) {
+      if (this.done) return false;
+      const r = await this.it.next();
+      if (r.done) {
+        this.done = true;
+        return false;
+      }
+      this.chunk = r.value;
+      this.at = 0;
+    }
+    return true;
+  }
+
+  async readSome(max: number): Promise<Uint8Array> {
+    if (max <= 0 || !(await this.fill())) return new Uint8Array(0);
+    const n = Math.min(max, this.chunk.length - this.at, SOURCE_CHUNK);
+    const out = this.chunk.subarray(this.at, this.at + n);
+    this.at += n;
+    this.position += n;
+    return out;
+  }
+
+  async read(n: number): Promise<Uint8Array> {
+    const first = await this.readSome(n);
+    if (first.length === n || first.length === 0) return first;
+    const out = new Uint8Array(n);
+    out.set(first, 0);
+    let got = first.length;
+    while (got < n) {
+      const part = await this.readSome(n - got);
+      if (part.length === 0) return out.subarray(0, got);
+      out.set(part, got);
+      got += part.length;
+    }
+    return out;
+  }
+
+  async skip(n: number): Promise<number> {
+    let left = n;
+    while (left > 0) {
+      const part = await this.readSome(left);
+      if (part.length === 0) break;
+      left -= part.length;
+    }
+    return n - left;
+  }
+
+  async drain(): Promise<void> {
+    while ((await this.readSome(SOURCE_CHUNK)).length > 0) {
+      // discard
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.it.return?.();
+  }
+}
+
+/** A ByteSource over a file, reading with positional reads. */
+export class FileSource implements ByteSource {
+  position = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly size: number,
+  ) {}
+
+  /** Opens `path` (throws the fs error if it cannot). */
+  static async open(path: string): Promise<FileSource> {
+    const fh = await open(path, 'r');
+    try {
+      const st = await fh.stat();
+      return new FileSource(fh, st.size);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  async readSome(max: number): Promise<Uint8Array> {
+    const n = Math.min(max, this.size - this.position, SOURCE_CHUNK);
+    if (n <= 0) return new Uint8Array(0);
+    const buf = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await this.fh.read(buf, got, n - got, this.position + got);
+      if (bytesRead === 0) break; // file shrank underneath us
+      got += bytesRead;
+    }
+    this.position += got;
+    return buf.subarray(0, got);
+  }
+
+  async read(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const part = await this.readSome(n - got);
+      if (part.length === 0) break;
+      out.set(part, got);
+      got += part.length;
+    }
+    return got === n ? out : out.subarray(0, got);
+  }
+
+  async skip(n: number): Promise<number> {
+    const k = Math.max(0, Math.min(n, this.size - this.position));
+    this.position += k;
+    return k;
+  }
+
+  async drain(): Promise<void> {
+    this.position = Math.max(this.position, this.size);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+  }
+}
