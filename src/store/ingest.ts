@@ -1,0 +1,169 @@
+/**
+ * Downloading one blob into a resumable, verified partial file.
+ *
+ * The partial file is named by digest, so a later run (after a crash, a kill
+ * or a dropped connection) finds it, re-hashes its prefix and asks the source
+ * for the rest (HTTP Range). The bytes become visible only after the whole
+ * file matches the digest and size (the caller renames it into blobs/).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { Oci2fsError, ErrorCode, isOci2fsError } from '../errors.js';
+import type { ProgressListener } from '../events.js';
+import { ioError } from './atomic.js';
+
+/** Opens the blob's bytes from `offset`; `start` is where the body really starts (0 if Range was ignored). */
+export type BlobOpener = (offset: number) => Promise<{ body: AsyncIterable<Uint8Array>; start: number }>;
+
+/** Attempts in a row that make no progress before we give up. */
+export const INGEST_MAX_STALLED_ATTEMPTS = 4;
+/** Attempts in total per ingest, progress or not. */
+export const INGEST_MAX_ATTEMPTS = 12;
+/** Backoff between resume attempts: first delay and cap. */
+export const INGEST_RETRY_BASE_MS = 200;
+export const INGEST_RETRY_MAX_MS = 5_000;
+/** Chunk size for re-hashing an existing partial prefix. */
+const REHASH_CHUNK = 1 << 20;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Errors worth another attempt from the current offset: network trouble and short bodies. */
+function retryable(e: unknown): boolean {
+  if (isOci2fsError(e)) return e.code === ErrorCode.NETWORK;
+  // Not ours: a socket/stream failure surfaced raw by the HTTP stack (ECONNRESET, "terminated", ...).
+  return true;
+}
+
+class ShortBody extends Error {}
+
+async function rehash(fh: FileHandle, length: number, hash: Hash): Promise<void> {
+  const buf = Buffer.allocUnsafe(Math.min(REHASH_CHUNK, Math.max(1, length)));
+  let pos = 0;
+  while (pos < length) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - pos), pos);
+    if (bytesRead === 0) throw new Error(`partial file ended at ${pos} while re-hashing`);
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+}
+
+export interface IngestResult {
+  /** Bytes that were already in the partial file and were kept. */
+  resumedFrom: number;
+}
+
+/**
+ * Fills `partialPath` with the blob `digest` of `size` bytes from `openAt`,
+ * resuming from what the file already holds. On return the file is complete,
+ * verified and fsynced. On a digest/size mismatch the partial is deleted and
+ * E_DIGEST_MISMATCH thrown; on persisting network failure the partial is kept
+ * (the next run resumes) and E_NETWORK thrown.
+ */
+export async function ingestPartial(
+  desc: { digest: string; size: number },
+  partialPath: string,
+  openAt: BlobOpener,
+  events?: ProgressListener,
+): Promise<IngestResult> {
+  const { digest, size } = desc;
+  const expectedHex = digest.slice(digest.indexOf(':') + 1);
+  let fh: FileHandle;
+  try {
+    fh = await open(partialPath, 'r+').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return open(partialPath, 'w+', 0o644);
+      throw e;
+    });
+  } catch (e) {
+    throw ioError(`open ${partialPath}`, e);
+  }
+  try {
+    let have = (await fh.stat()).size;
+    let hash = createHash('sha256');
+    if (have > size) {
+      await fh.truncate(0);
+      have = 0;
+    }
+    try {
+      await rehash(fh, have, hash);
+    } catch {
+      await fh.truncate(0);
+      have = 0;
+      hash = createHash('sha256');
+    }
+    const resumedFrom = have;
+    let restarted = false;
+    events?.({ type: 'blob-start', digest, size, resumeFrom: have });
+
+    let attempts = 0;
+    let stalled = 0;
+    for (;;) {
+      if (have < size) {
+        const before = have;
+        try {
+          const { body, start } = await openAt(have);
+          if (start !== have) {
+            if (start !== 0) {
+              throw new Oci2fsError(ErrorCode.REGISTRY, `Asked for ${digest} from byte ${have}, got a body starting at ${start}`);
+            }
+            // The source ignored Range: start over, hash included.
+            await fh.truncate(0);
+            have = 0;
+            hash = createHash('sha256');
+          }
+          for await (const chunk of body) {
+            if (have + chunk.length > size) {
+              throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `Blob ${digest} is longer than its declared size ${size}`);
+            }
+            try {
+              await fh.write(chunk, 0, chunk.length, have);
+            } catch (e) {
+              throw ioError(`write ${partialPath}`, e);
+            }
+            hash.update(chunk);
+            have += chunk.length;
+            events?.({ type: 'blob-progress', digest, bytes: have, size });
+          }
+          if (have < size) throw new ShortBody(`body ended at byte ${have} of ${size}`);
+        } catch (e) {
+          if (!retryable(e)) throw e;
+          attempts++;
+          stalled = have > before ? 0 : stalled + 1;
+          if (attempts >= INGEST_MAX_ATTEMPTS || stalled >= INGEST_MAX_STALLED_ATTEMPTS) {
+            throw new Oci2fsError(
+              ErrorCode.NETWORK,
+              `Download of ${digest} failed after ${attempts} attempts at byte ${have} of ${size}; ` +
+                `run the command again to resume from there`,
+              { cause: e },
+            );
+          }
+          const delayMs = Math.min(INGEST_RETRY_MAX_MS, INGEST_RETRY_BASE_MS * 2 ** (stalled + 0));
+          events?.({ type: 'retry', url: digest, attempt: attempts, delayMs, reason: (e as Error).message });
+          await sleep(delayMs);
+          continue;
+        }
+      }
+      if (hash.copy().digest('hex') !== expectedHex) {
+        if (resumedFrom > 0 && !restarted) {
+          // The kept prefix may be what is wrong (e.g. a crash left garbage): one fresh attempt.
+          restarted = true;
+          await fh.truncate(0);
+          have = 0;
+          hash = createHash('sha256');
+          continue;
+        }
+        throw new Oci2fsError(
+          ErrorCode.DIGEST_MISMATCH,
+          `Blob ${digest} (${size} bytes) does not match its digest (got sha256:${hash.digest('hex')}); ` +
+            `the source served corrupt data — nothing was stored, try again or report it to the registry owner`,
+        );
+      }
+      await fh.sync();
+      return { resumedFrom };
+    }
+  } catch (e) {
+    if (isOci2fsError(e, ErrorCode.DIGEST_MISMATCH)) await unlink(partialPath).catch(() => {});
+    throw e;
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
