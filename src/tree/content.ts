@@ -20,7 +20,12 @@ function* zeros(n: number): Generator<Uint8Array> {
   }
 }
 
-async function* readRange(path: string, offset: number, length: number): AsyncGenerator<Uint8Array> {
+/** The host path of `file` content, as `fs` wants it (a Buffer for byte-string paths). */
+export function hostPath(content: { path: string; pathIsBytes?: boolean }): string | Buffer {
+  return content.pathIsBytes ? Buffer.from(content.path, 'latin1') : content.path;
+}
+
+async function* readRange(path: string | Buffer, offset: number, length: number): AsyncGenerator<Uint8Array> {
   const fh = await open(path, 'r');
   try {
     let pos = offset;
@@ -62,7 +67,7 @@ export async function* readContent(content: Content, size: number): AsyncGenerat
         if (content.length !== size) {
           throw new Oci2fsError(ErrorCode.INTERNAL, `content length ${content.length} != size ${size}`);
         }
-        yield* readRange(content.path, content.offset, content.length);
+        yield* readRange(hostPath(content), content.offset, content.length);
         return;
       }
       let logical = 0;
@@ -70,7 +75,7 @@ export async function* readContent(content: Content, size: number): AsyncGenerat
       for (const seg of content.sparse) {
         if (seg.offset < logical) throw new Oci2fsError(ErrorCode.TAR_INVALID, 'sparse map segments overlap or are unsorted');
         yield* zeros(seg.offset - logical);
-        yield* readRange(content.path, packed, seg.length);
+        yield* readRange(hostPath(content), packed, seg.length);
         packed += seg.length;
         logical = seg.offset + seg.length;
       }

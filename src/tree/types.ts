@@ -53,7 +53,19 @@ export interface SparseSegment {
  *   reject it; composefs/dumpfile writers use `digest`/`payload`.
  */
 export type Content =
-  | { kind: 'file'; path: string; offset: number; length: number; sparse?: SparseSegment[] }
+  | {
+      kind: 'file';
+      path: string;
+      offset: number;
+      length: number;
+      sparse?: SparseSegment[];
+      /**
+       * True when `path` is a byte string (one char per byte, see above)
+       * because the host path is not valid UTF-8 (scanned directories);
+       * open it with `hostPath(content)`.
+       */
+      pathIsBytes?: boolean;
+    }
   | { kind: 'inline'; data: Uint8Array }
   | { kind: 'external'; payload: string; digest?: string };
 
