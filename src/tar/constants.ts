@@ -10,6 +10,11 @@
 /** Size of one tar block; headers and data are padded to it (POSIX ustar). */
 export const TAR_BLOCK = 512;
 
+/** Bytes of NUL padding after a data area of `size` bytes (to a block boundary). */
+export function paddingFor(size: number): number {
+  return (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK;
+}
+
 /** A field of a header block: byte offset and length. */
 export interface Field {
   readonly offset: number;

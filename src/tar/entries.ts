@@ -6,7 +6,7 @@
  */
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import {
-  TAR_BLOCK, TYPE, DEFAULT_TAR_LIMITS, GNU_SPARSE_IN_EXTENSION, GNU_EXT_ISEXTENDED_OFFSET,
+  TAR_BLOCK, TYPE, DEFAULT_TAR_LIMITS, paddingFor, GNU_SPARSE_IN_EXTENSION, GNU_EXT_ISEXTENDED_OFFSET,
   type TarLimits,
 } from './constants.js';
 import type { TarEntry, TarEntryType } from './entry.js';
@@ -39,11 +39,6 @@ export interface TarEntryWithData {
    * afterwards throws.
    */
   data: AsyncIterable<Uint8Array>;
-}
-
-/** Bytes of NUL padding after a data area of `size` bytes. */
-export function paddingFor(size: number): number {
-  return (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK;
 }
 
 const FILE_TYPES: ReadonlyMap<number, TarEntryType> = new Map([

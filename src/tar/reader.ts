@@ -9,7 +9,7 @@ import { readEntries, type TarEntryWithData, type TarReadOptions } from './entri
 import { FileSource, IterableSource } from './source.js';
 
 export type { TarReadOptions, TarEntryWithData } from './entries.js';
-export { paddingFor } from './entries.js';
+export { paddingFor, TAR_BLOCK, DEFAULT_TAR_LIMITS, type TarLimits } from './constants.js';
 
 /**
  * Reads every entry of an uncompressed tar stream. Data bytes are skipped,
