@@ -1,0 +1,208 @@
+/**
+ * The one entry to images from every transport: resolve (manifest, index,
+ * config into the store, verified), fetch layers (into the store, verified,
+ * several at once), pull (both, then name the image in index.json).
+ */
+import { Oci2fsError, ErrorCode } from '../errors.js';
+import {
+  CONFIG_MAX_BYTES,
+  digestWithAlgorithmOf,
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  parseImageConfig,
+  parseManifestDocument,
+  selectManifest,
+  type Descriptor,
+  type ImageManifest,
+  type Platform,
+} from '../image/index.js';
+import { formatReference, type ImageReference } from '../reference/index.js';
+import { ANNOTATION } from '../store/index.js';
+import { DockerArchiveBackend } from './docker-archive.js';
+import { storeRefName } from './names.js';
+import { LayoutBackend } from './oci-layout.js';
+import { RegistryBackend } from './registry.js';
+import { StoreBackend } from './store-backend.js';
+import { SOURCE_DEFAULT_JOBS, type FetchedDocument, type ResolvedImage, type SourceBackend, type SourceOptions } from './types.js';
+
+/** Docker buildx attestation manifests: platform unknown/unknown, not an image to run. */
+const UNKNOWN = 'unknown';
+
+function imageOnly(ref: ImageReference): asserts ref is Exclude<ImageReference, { transport: 'dir' | 'dumpfile' }> {
+  if (ref.transport === 'dir' || ref.transport === 'dumpfile') {
+    throw new Oci2fsError(ErrorCode.USAGE, `${formatReference(ref)} is a ${ref.transport}, not an image; it has no manifest or layers`);
+  }
+}
+
+/** Opens the backend for `ref` (the store itself when offline). */
+async function openBackend(ref: ImageReference, opts: SourceOptions): Promise<SourceBackend> {
+  imageOnly(ref);
+  if (opts.offline) return StoreBackend.open(ref, opts.store, opts.platform ?? hostPlatform());
+  switch (ref.transport) {
+    case 'docker':
+      return RegistryBackend.open(ref, opts);
+    case 'oci':
+    case 'oci-archive':
+      return LayoutBackend.open(ref);
+    case 'docker-archive':
+      return DockerArchiveBackend.open(ref);
+  }
+}
+
+/** Checks a document against the digest it should have, stores it, returns its digest. */
+async function storeDocument(doc: FetchedDocument, expected: string | undefined, what: string, opts: SourceOptions): Promise<string> {
+  const actual = digestWithAlgorithmOf(expected ?? 'sha256:', doc.bytes);
+  if (expected !== undefined && actual !== expected) {
+    throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `${what} should be ${expected} but its ${doc.bytes.length} bytes hash to ${actual}; nothing was stored`);
+  }
+  const { digest } = await opts.store.putBlob(doc.bytes, actual.startsWith('sha256:') ? actual : undefined);
+  return digest;
+}
+
+function samePlatform(a: Platform, b: Platform): boolean {
+  const x = normalizePlatform(a);
+  const y = normalizePlatform(b);
+  return x.os === y.os && x.architecture === y.architecture && (x.variant === y.variant || !x.variant || !y.variant);
+}
+
+async function resolveWith(backend: SourceBackend, ref: ImageReference, opts: SourceOptions): Promise<ResolvedImage> {
+  const canonical = formatReference(ref);
+  const want = opts.platform ?? hostPlatform();
+  const top = await backend.top();
+  const pinned = ref.transport === 'docker' ? ref.digest : undefined;
+  const topDigest = await storeDocument(top, pinned ?? top.digest, `The manifest of ${canonical}`, opts);
+  opts.events?.({ type: 'manifest', reference: canonical, digest: topDigest });
+  let doc = parseManifestDocument(top.bytes, top.mediaType);
+
+  let indexDigest: string | undefined;
+  let platforms: Platform[] | undefined;
+  let manifestDescriptor: Descriptor;
+  if (doc.kind === 'index') {
+    indexDigest = topDigest;
+    const seen = new Set<string>();
+    platforms = [];
+    for (const d of doc.index.manifests) {
+      if (!d.platform || d.platform.os === UNKNOWN || d.platform.architecture === UNKNOWN) continue;
+      const p = normalizePlatform(d.platform);
+      const k = formatPlatform(p);
+      if (!seen.has(k)) {
+        seen.add(k);
+        platforms.push(p);
+      }
+    }
+    const chosen = selectManifest(doc.index, want, canonical);
+    const child = await backend.manifest(chosen);
+    if (child.bytes.length !== chosen.size) {
+      throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `Manifest ${chosen.digest} of ${canonical} is ${child.bytes.length} bytes, the index says ${chosen.size}`);
+    }
+    await storeDocument(child, chosen.digest, `Manifest ${chosen.digest} of ${canonical}`, opts);
+    doc = parseManifestDocument(child.bytes, child.mediaType ?? chosen.mediaType);
+    if (doc.kind !== 'manifest') {
+      throw new Oci2fsError(ErrorCode.UNSUPPORTED, `${canonical}: the index entry ${chosen.digest} is itself an index; nested indexes are not supported`);
+    }
+    manifestDescriptor = { mediaType: doc.manifest.mediaType, digest: chosen.digest, size: chosen.size };
+  } else {
+    manifestDescriptor = { mediaType: doc.manifest.mediaType, digest: topDigest, size: top.bytes.length };
+  }
+  const manifest: ImageManifest = doc.manifest;
+
+  const configDesc = manifest.config;
+  await opts.store.ingestBlob(configDesc, (offset) => backend.openBlob(configDesc, offset), opts.events);
+  const config = parseImageConfig(await opts.store.readBlob(configDesc.digest, configDesc.size, CONFIG_MAX_BYTES));
+  const platform = normalizePlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
+  if (!indexDigest && opts.platform && !samePlatform(opts.platform, platform)) {
+    throw new Oci2fsError(
+      ErrorCode.PLATFORM_NOT_FOUND,
+      `${canonical} is a single-platform image for ${formatPlatform(platform)}, not ${formatPlatform(normalizePlatform(opts.platform))}; it offers: ${formatPlatform(platform)}`,
+    );
+  }
+  manifestDescriptor.platform = platform;
+  return {
+    canonical,
+    reference: ref,
+    ...(indexDigest ? { indexDigest } : {}),
+    manifestDigest: manifestDescriptor.digest,
+    manifest,
+    manifestDescriptor,
+    configDigest: configDesc.digest,
+    config,
+    platform,
+    layers: manifest.layers,
+    ...(platforms ? { platforms } : {}),
+  };
+}
+
+/**
+ * Resolves `ref` to one platform's image: the manifest (and index) and the
+ * config are fetched into the store and verified; layers are not. With
+ * `offline`, only the store is used (by ref name, or by digest).
+ */
+export async function resolveImage(ref: ImageReference, opts: SourceOptions): Promise<ResolvedImage> {
+  const backend = await openBackend(ref, opts);
+  try {
+    return await resolveWith(backend, ref, opts);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Runs `work` over `items` with at most `jobs` at a time; the first failure wins after the running ones settle. */
+async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { e: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++];
+      try {
+        await work(item);
+      } catch (e) {
+        failure ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  if (failure) throw failure.e;
+}
+
+/**
+ * Makes every layer of `img` present in the store (each verified; each
+ * downloaded once even across processes) and returns their blob paths in
+ * layer order. Layers already stored are not fetched again.
+ */
+export async function fetchLayers(img: ResolvedImage, opts: SourceOptions): Promise<string[]> {
+  const { store } = opts;
+  const unique = new Map<string, Descriptor>();
+  for (const l of img.layers) if (!unique.has(l.digest)) unique.set(l.digest, l);
+  const missing: Descriptor[] = [];
+  for (const l of unique.values()) {
+    if (await store.hasBlob(l.digest, l.size)) opts.events?.({ type: 'blob-done', digest: l.digest, size: l.size, cached: true });
+    else missing.push(l);
+  }
+  if (missing.length > 0) {
+    const backend = await openBackend(img.reference, opts);
+    try {
+      await pool(missing, opts.jobs ?? SOURCE_DEFAULT_JOBS, async (l) => {
+        await store.ingestBlob(l, (offset) => backend.openBlob(l, offset), opts.events);
+      });
+    } finally {
+      await backend.close();
+    }
+  }
+  return img.layers.map((l) => store.blobPath(l.digest));
+}
+
+/** resolveImage + fetchLayers, then names the image in the store's index.json. */
+export async function pullImage(ref: ImageReference, opts: SourceOptions): Promise<ResolvedImage & { layerPaths: string[] }> {
+  const img = await resolveImage(ref, opts);
+  const layerPaths = await fetchLayers(img, opts);
+  // Offline, the image came from the store: its entry is already there (keep its pull time).
+  if (opts.offline) return { ...img, layerPaths };
+  const annotations: Record<string, string> = {
+    [ANNOTATION.reference]: img.canonical,
+    [ANNOTATION.pulledAt]: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+  if (img.indexDigest) annotations[ANNOTATION.indexDigest] = img.indexDigest;
+  await opts.store.addRef(storeRefName(ref), img.manifestDescriptor, annotations);
+  return { ...img, layerPaths };
+}
