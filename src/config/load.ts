@@ -1,0 +1,63 @@
+/** Finding and reading registries.conf (containers-registries.conf(5) search order). */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, Oci2fsError } from '../errors.js';
+import { parseRegistriesConf } from './parse.js';
+import { createRegistriesConfig, type RegistriesConfig } from './registries.js';
+
+/** The system-wide file, used when the user has none. */
+export const SYSTEM_REGISTRIES_CONF = '/etc/containers/registries.conf';
+
+export interface LoadRegistriesOptions {
+  /** An explicit file (e.g. --registries-conf); it must exist. */
+  path?: string;
+  /** Environment (defaults to process.env): CONTAINERS_REGISTRIES_CONF, XDG_CONFIG_HOME. */
+  env?: NodeJS.ProcessEnv;
+  /** Home directory (defaults to os.homedir()). */
+  homeDir?: string;
+  /** Hosts from --insecure-registry. */
+  insecureRegistries?: string[];
+  /** The system-wide file (defaults to SYSTEM_REGISTRIES_CONF; tests point it elsewhere). */
+  systemPath?: string;
+}
+
+async function read(path: string, required: boolean): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!required && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
+    throw new Oci2fsError(ErrorCode.USAGE, `cannot read registries configuration ${path} (${code ?? 'error'})`, { cause: e });
+  }
+}
+
+/**
+ * The file in use: `opts.path`, else `$CONTAINERS_REGISTRIES_CONF` (both must
+ * exist), else the user's `${XDG_CONFIG_HOME:-~/.config}/containers/registries.conf`
+ * when it exists, else the system file when it exists, else none.
+ */
+export async function findRegistriesConf(opts: LoadRegistriesOptions): Promise<{ path: string; text: string } | undefined> {
+  const env = opts.env ?? process.env;
+  const explicit = opts.path ?? (env.CONTAINERS_REGISTRIES_CONF || undefined);
+  if (explicit !== undefined) return { path: explicit, text: (await read(explicit, true)) as string };
+  const home = opts.homeDir ?? homedir();
+  const user = join(env.XDG_CONFIG_HOME || join(home, '.config'), 'containers', 'registries.conf');
+  for (const path of [user, opts.systemPath ?? SYSTEM_REGISTRIES_CONF]) {
+    const text = await read(path, false);
+    if (text !== undefined) return { path, text };
+  }
+  return undefined;
+}
+
+/** Load the registries configuration (missing default files give an empty configuration). */
+export async function loadRegistriesConfig(opts: LoadRegistriesOptions = {}): Promise<RegistriesConfig> {
+  const found = await findRegistriesConf(opts);
+  const parsed = found ? parseRegistriesConf(found.path, found.text) : { entries: [], insecureRegistries: [], blockedRegistries: [] };
+  return createRegistriesConfig({
+    entries: parsed.entries,
+    insecureRegistries: [...parsed.insecureRegistries, ...(opts.insecureRegistries ?? [])],
+    blockedRegistries: parsed.blockedRegistries,
+    source: found?.path,
+  });
+}
