@@ -70,7 +70,14 @@ export function jobsOption(values: Record<string, unknown>): number | undefined 
 
 /** SourceOptions from the parsed SOURCE_OPTIONS. */
 export function sourceOptions(values: Record<string, unknown>, env: NodeJS.ProcessEnv, store: Store, events?: ProgressListener): SourceOptions {
-  const opts: SourceOptions = { store, env };
+  const opts: SourceOptions = { ...sourceOptionsFrom(values, env), store };
+  if (events) opts.events = events;
+  return opts;
+}
+
+/** The parsed SOURCE_OPTIONS as SourceOptions without the store and the listener. */
+export function sourceOptionsFrom(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Omit<SourceOptions, 'store' | 'events'> {
+  const opts: Omit<SourceOptions, 'store' | 'events'> = { env };
   if (values.platform !== undefined) opts.platform = parsePlatform(values.platform as string);
   const jobs = jobsOption(values);
   if (jobs !== undefined) opts.jobs = jobs;
@@ -84,7 +91,6 @@ export function sourceOptions(values: Record<string, unknown>, env: NodeJS.Proce
   const insecure = values['insecure-registry'] as string[] | undefined;
   if (insecure?.length) opts.insecureRegistries = insecure;
   if (values['registries-conf'] !== undefined) opts.registriesConf = values['registries-conf'] as string;
-  if (events) opts.events = events;
   return opts;
 }
 

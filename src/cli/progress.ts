@@ -4,6 +4,7 @@
  * apart. Only used when stderr is a TTY; otherwise nothing is drawn.
  */
 import type { ProgressEvent, ProgressListener } from '../events.js';
+import type { CommandIO } from './command.js';
 
 /** Minimum time between redraws. */
 export const PROGRESS_REDRAW_MS = 100;
@@ -143,4 +144,13 @@ export function createProgress(out: NodeJS.WritableStream, now: () => number = D
       if (order.length) draw(true);
     },
   };
+}
+
+/**
+ * The progress listener for a command: a display on stderr when it is a TTY
+ * and --quiet/--json were not given, else undefined (nothing is drawn).
+ */
+export function progressListener(values: Record<string, unknown>, io: CommandIO): ProgressListener | undefined {
+  if (values.quiet === true || values.json === true || !io.stderr.isTTY) return undefined;
+  return createProgress(io.stderr).listener;
 }

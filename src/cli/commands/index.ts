@@ -1,4 +1,15 @@
 /** Every subcommand, in `oci2fs --help` order. One file per command. */
 import type { Command } from '../command.js';
+import { pullCommand } from './pull.js';
+import { digestCommand } from './digest.js';
+import { inspectCommand } from './inspect.js';
+import { imagesCommand } from './images.js';
+import { verifyCommand } from './verify.js';
 
-export const commands: Command[] = [];
+export const commands: Command[] = [
+  pullCommand,
+  digestCommand,
+  inspectCommand,
+  imagesCommand,
+  verifyCommand,
+];
