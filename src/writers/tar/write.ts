@@ -1,0 +1,121 @@
+/**
+ * The canonical tar output: one byte-reproducible POSIX (pax) archive of a
+ * validated tree (docs/determinism.md, "tar output").
+ *  - Entries in tree walk order (depth-first, names in byte order), the root
+ *    first as "./"; other names have no "./" prefix, directories end in "/".
+ *  - Every further path of a hardlinked inode is a type-1 entry linking to
+ *    the first path in walk order.
+ *  - Headers come from tar/encode.ts: ustar, plus a pax header when a value
+ *    does not fit; xattrs as SCHILY.xattr.*; uname/gname empty.
+ *  - Sparse files are stored densely (holes as zeros); sockets cannot be
+ *    stored in tar and are left out with a warning.
+ *  - Ends with the two zero blocks; no padding to a record size.
+ */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { Oci2fsError, ErrorCode } from '../../errors.js';
+import type { ProgressListener } from '../../events.js';
+import { encodeHeader, endOfArchive, paddingFor } from '../../tar/encode.js';
+import type { TarHeaderInput } from '../../tar/encode.js';
+import { readFile } from '../../tree/content.js';
+import { walk } from '../../tree/types.js';
+import type { Inode, ValidatedTree } from '../../tree/types.js';
+
+export interface WriteTarOptions {
+  events?: ProgressListener;
+}
+
+/** Name of the root entry. */
+export const TAR_ROOT_NAME = './';
+
+/** Archive name of a tree path ("/a/b" → "a/b", directories get a trailing "/"). */
+export function tarName(path: string, inode: Inode): string {
+  if (path === '/') return TAR_ROOT_NAME;
+  return path.slice(1) + (inode.kind === 'dir' ? '/' : '');
+}
+
+interface Planned {
+  header: TarHeaderInput;
+  inode: Inode;
+  /** File data follows (first path of a regular file). */
+  data: boolean;
+}
+
+/** The entries of the archive, in order (pure; no I/O). */
+export function planTar(tree: ValidatedTree, warn: (code: string, message: string) => void = () => {}): Planned[] {
+  const first = new Map<Inode, string>();
+  const out: Planned[] = [];
+  walk(tree.root, (path, inode) => {
+    const base = { mode: inode.mode, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, xattrs: inode.xattrs, size: 0, linkname: '', devMajor: 0, devMinor: 0 };
+    const name = tarName(path, inode);
+    if (inode.kind !== 'dir') {
+      const seen = first.get(inode);
+      if (seen !== undefined) {
+        out.push({ header: { ...base, path: name, type: 'hardlink', linkname: seen, xattrs: new Map() }, inode, data: false });
+        return;
+      }
+      first.set(inode, name);
+    }
+    switch (inode.kind) {
+      case 'dir':
+        out.push({ header: { ...base, path: name, type: 'dir' }, inode, data: false });
+        break;
+      case 'file':
+        out.push({ header: { ...base, path: name, type: 'file', size: inode.size }, inode, data: true });
+        break;
+      case 'symlink':
+        out.push({ header: { ...base, path: name, type: 'symlink', linkname: inode.target }, inode, data: false });
+        break;
+      case 'chardev':
+      case 'blockdev':
+        out.push({ header: { ...base, path: name, type: inode.kind, devMajor: inode.rdevMajor, devMinor: inode.rdevMinor }, inode, data: false });
+        break;
+      case 'fifo':
+        out.push({ header: { ...base, path: name, type: 'fifo' }, inode, data: false });
+        break;
+      case 'socket':
+        warn('W_TAR_SOCKET', `Socket ${JSON.stringify(path)} cannot be stored in a tar archive; left out`);
+        break;
+    }
+  });
+  return out;
+}
+
+async function put(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
+  if (chunk.length === 0) return;
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
+/**
+ * Writes the canonical tar of `tree` to a stream (left open) or to a file
+ * path (created or truncated, closed when done).
+ */
+export async function writeTar(tree: ValidatedTree, out: NodeJS.WritableStream | string, opts: WriteTarOptions = {}): Promise<void> {
+  const stream = typeof out === 'string' ? createWriteStream(out) : out;
+  const warn = (code: string, message: string): void => opts.events?.({ type: 'warning', code, message });
+  try {
+    const plan = planTar(tree, warn);
+    let done = 0;
+    for (const p of plan) {
+      await put(stream, encodeHeader(p.header));
+      if (p.data && p.inode.kind === 'file') {
+        let written = 0;
+        for await (const chunk of readFile(p.inode)) {
+          await put(stream, chunk);
+          written += chunk.length;
+        }
+        if (written !== p.inode.size) throw new Oci2fsError(ErrorCode.IO, `File ${p.header.path} produced ${written} bytes, expected ${p.inode.size}`);
+        await put(stream, new Uint8Array(paddingFor(written)));
+      }
+      if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'tar', done, total: plan.length });
+    }
+    await put(stream, endOfArchive());
+    opts.events?.({ type: 'write-progress', phase: 'tar', done: plan.length, total: plan.length });
+  } finally {
+    if (typeof out === 'string') {
+      const closed = once(stream, 'close');
+      stream.end();
+      await closed;
+    }
+  }
+}
