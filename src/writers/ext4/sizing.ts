@@ -45,7 +45,7 @@ export function fitAt(blocks: number, inodes: number, usedInodes: number, prepar
 export function minimalFit(inodes: number, usedInodes: number, prepared: Prepared[], xb: XattrBlock[], atLeast = 1): Sized {
   const lower = dataBlocksLowerBound(prepared, xb);
   const groupsForInodes = Math.ceil(Math.max(inodes, usedInodes) / MAX_INODES_PER_GROUP);
-  let blocks = Math.max(atLeast, lower + metadataBlocks(lower + 1, inodes) + 1, (groupsForInodes - 1) * BLOCKS_PER_GROUP + 1);
+  let blocks = Math.max(atLeast, lower + metadataBlocks(lower + 1, inodes), (groupsForInodes - 1) * BLOCKS_PER_GROUP + 1);
   for (let guard = 0; guard < 1000; guard++) {
     const geom = tryGeometry(blocks, inodes);
     if (!geom) {
