@@ -1,0 +1,254 @@
+/**
+ * composefs images: EROFS metadata-only images whose regular files point
+ * to content objects through overlayfs xattrs, byte-identical to what the C
+ * `mkcomposefs` writes for the same tree. Every rule is in docs/composefs.md.
+ */
+import { open, unlink } from 'node:fs/promises';
+import { Oci2fsError, ErrorCode } from '../../errors.js';
+import { countLinks, makedev, stMode, walk, type DirInode, type FileInode, type Inode, type ValidatedTree } from '../../tree/types.js';
+import { createFsverityHasher } from '../../fsverity/index.js';
+import { smallContent, storedInline, LCFS_INODE_EXTERNAL_XATTR_MAX, XATTR_NAME_MAX, XATTR_VALUE_MAX, xattrCost } from '../../dumpfile/index.js';
+import { EROFS_BLKSIZ_BITS, EROFS_CHUNK_FORMAT_BLKBITS_MASK, LCFS_MAX_NONINLINE_CHUNKS } from './constants.js';
+import { layout } from './layout.js';
+import { byteCmp, newENode, type EDirent, type ENode } from './model.js';
+import { prepareObjects, type ObjectRef } from './objects.js';
+import { serialize } from './serialize.js';
+import { ImageSink } from './sink.js';
+
+/** overlayfs xattr names (Documentation/filesystems/overlayfs.rst). */
+const OVERLAY_PREFIX = 'trusted.overlay.';
+const OVERLAY_ESCAPE_PREFIX = 'trusted.overlay.overlay.';
+const XATTR_METACOPY = 'trusted.overlay.metacopy';
+const XATTR_REDIRECT = 'trusted.overlay.redirect';
+const XATTR_OPAQUE = 'trusted.overlay.opaque';
+const XATTR_ESCAPED_WHITEOUT = 'trusted.overlay.overlay.whiteout';
+const XATTR_ESCAPED_WHITEOUTS = 'trusted.overlay.overlay.whiteouts';
+const XATTR_ESCAPED_OPAQUE = 'trusted.overlay.overlay.opaque';
+const XATTR_USER_WHITEOUT = 'user.overlay.whiteout';
+const XATTR_USER_WHITEOUTS = 'user.overlay.whiteouts';
+const XATTR_USER_OPAQUE = 'user.overlay.opaque';
+/** metacopy value: u8 version 0, u8 length 36, u8 flags 0, u8 digest algo (FS_VERITY_HASH_ALG_SHA256 = 1), 32-byte digest. */
+const METACOPY_SIZE = 36;
+const FS_VERITY_HASH_ALG_SHA256 = 1;
+const S_IFREG = 0o100000;
+const S_IFCHR = 0o020000;
+/** Whiteout stubs added to the root so the image can be a data-only lower layer ("00".."ff"). */
+const WHITEOUT_STUB_MODE = S_IFCHR | 0o644;
+
+export interface ComposefsOptions {
+  /** Format version: 1 (default), 0, or 'auto' (0, raised to 1 when the tree holds a whiteout: mkcomposefs defaults). */
+  version?: 0 | 1 | 'auto';
+  /** Copy each referenced content to OBJECTSDIR/XX/REST (by fs-verity digest), skipping existing ones. */
+  objectsDir?: string;
+  /** Known fs-verity digests (hex) of file contents, to avoid recomputing them. */
+  digests?: Map<FileInode, string>;
+  /** On-disk contents up to this many bytes are stored inline (default 64, as mkcomposefs). */
+  inlineMax?: number;
+}
+
+export interface ComposefsResult {
+  /** fs-verity digest (sha256, hex) of the image file. */
+  fsverityDigest: string;
+  newObjects: number;
+  objects: number;
+}
+
+function fail(path: string, what: string): never {
+  throw new Oci2fsError(ErrorCode.TREE_INVALID, `Cannot write composefs image: ${JSON.stringify(path)} ${what}`);
+}
+
+function isWhiteout(i: Inode): boolean {
+  return i.kind === 'chardev' && i.rdevMajor === 0 && i.rdevMinor === 0;
+}
+
+/** Chunk size bits for a reference-only file (ilog2(size-1)+1, clamped to 12..43). */
+function chunkBitsFor(size: number): number {
+  const bitLen = size > 1 ? (BigInt(size) - 1n).toString(2).length : 0;
+  return Math.min(Math.max(bitLen, EROFS_BLKSIZ_BITS), EROFS_CHUNK_FORMAT_BLKBITS_MASK + EROFS_BLKSIZ_BITS);
+}
+
+function resolveVersion(tree: ValidatedTree, v: 0 | 1 | 'auto'): number {
+  if (v !== 'auto') return v;
+  let found = false;
+  walk(tree.root, (_p, i) => {
+    if (isWhiteout(i)) found = true;
+  });
+  return found ? 1 : 0;
+}
+
+interface Built {
+  nodes: ENode[];
+  hasAcl: boolean;
+}
+
+/** Builds the breadth-first list of composefs inodes (overlay xattrs, whiteouts, stubs). */
+function build(tree: ValidatedTree, version: number, refs: Map<FileInode, ObjectRef>, inlineMax: number | undefined): Built {
+  const links = countLinks(tree.root);
+  const enodes = new Map<Inode, ENode>();
+  const xattrs = new Map<ENode, Map<string, Buffer>>();
+  const primaryParent = new Map<Inode, DirInode | null>();
+  const paths = new Map<Inode, string>();
+  const primaryEntries = new Set<string>();
+  walk(tree.root, (path, inode, parent, name) => {
+    if (!primaryParent.has(inode)) {
+      primaryParent.set(inode, parent);
+      paths.set(inode, path);
+      if (parent) primaryEntries.add(`${paths.get(parent)}\0${name}`);
+    }
+  });
+
+  const setX = (n: ENode, key: string, value: Buffer): void => {
+    (xattrs.get(n) as Map<string, Buffer>).set(key, value);
+  };
+
+  for (const inode of primaryParent.keys()) {
+    const path = paths.get(inode) as string;
+    const mode = stMode(inode);
+    let size = 0;
+    let rdev = 0;
+    let data: ENode['data'] = { kind: 'none' };
+    let target: string | undefined;
+    if (inode.kind === 'file') {
+      size = inode.size;
+      if (storedInline(inode, inlineMax)) data = { kind: 'bytes', data: smallContent(inode) };
+      else if (size > 0) {
+        const bits = chunkBitsFor(size);
+        const chunks = Number((BigInt(size) + (1n << BigInt(bits)) - 1n) >> BigInt(bits));
+        if (chunks > LCFS_MAX_NONINLINE_CHUNKS) fail(path, `is ${size} bytes, too big for a composefs reference (max ${LCFS_MAX_NONINLINE_CHUNKS} chunks of 2^43 bytes)`);
+        data = { kind: 'null-chunks', chunkBits: bits, chunks };
+      }
+    } else if (inode.kind === 'symlink') {
+      target = inode.target;
+      size = target.length;
+    } else if (inode.kind === 'chardev' || inode.kind === 'blockdev') {
+      rdev = makedev(inode.rdevMajor, inode.rdevMinor);
+    }
+    const n = newENode({ mode, nlink: links.get(inode) ?? 1, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev, size, xattrs: [], data, ...(target !== undefined ? { target } : {}) });
+    enodes.set(inode, n);
+    const xm = new Map<string, Buffer>();
+    for (const [k, v] of inode.xattrs) {
+      if (k.length > XATTR_NAME_MAX) fail(path, `has an xattr name longer than ${XATTR_NAME_MAX} bytes`);
+      if (v.length > XATTR_VALUE_MAX) fail(path, `has an xattr value longer than ${XATTR_VALUE_MAX} bytes`);
+      // Escape the image's own overlay xattrs so overlayfs does not interpret them.
+      xm.set(k.startsWith(OVERLAY_PREFIX) ? OVERLAY_ESCAPE_PREFIX + k.slice(OVERLAY_PREFIX.length) : k, Buffer.from(v));
+    }
+    xattrs.set(n, xm);
+  }
+
+  // overlayfs metadata: content references and whiteouts.
+  for (const [inode, parent] of primaryParent) {
+    const n = enodes.get(inode) as ENode;
+    if (inode.kind === 'file' && n.data.kind === 'null-chunks') {
+      const ref = refs.get(inode) ?? { payload: '' };
+      let meta = Buffer.alloc(0);
+      if (ref.digest) {
+        meta = Buffer.alloc(METACOPY_SIZE);
+        meta[1] = METACOPY_SIZE;
+        meta[3] = FS_VERITY_HASH_ALG_SHA256;
+        Buffer.from(ref.digest, 'hex').copy(meta, 4);
+      }
+      setX(n, XATTR_METACOPY, meta);
+      if (ref.payload !== '') setX(n, XATTR_REDIRECT, Buffer.from(`/${ref.payload}`, 'latin1'));
+    }
+    if (isWhiteout(inode)) {
+      n.mode = S_IFREG | (inode.mode & 0o7777);
+      n.size = 0;
+      n.rdev = 0;
+      setX(n, XATTR_ESCAPED_WHITEOUT, Buffer.alloc(0));
+      setX(n, XATTR_USER_WHITEOUT, Buffer.alloc(0));
+      const p = enodes.get(parent ?? tree.root) as ENode;
+      setX(p, XATTR_ESCAPED_WHITEOUTS, Buffer.alloc(0));
+      setX(p, XATTR_USER_WHITEOUTS, Buffer.alloc(0));
+      if (version >= 1) {
+        setX(p, XATTR_ESCAPED_OPAQUE, Buffer.from('x'));
+        setX(p, XATTR_USER_OPAQUE, Buffer.from('x'));
+      }
+    }
+  }
+  const root = enodes.get(tree.root) as ENode;
+  setX(root, XATTR_OPAQUE, Buffer.from('y'));
+
+  // Directory entries (with "." and ".."), and the root's whiteout stubs.
+  const primaryDirents = new Set<EDirent>();
+  for (const [inode, parent] of primaryParent) {
+    if (inode.kind !== 'dir') continue;
+    const n = enodes.get(inode) as ENode;
+    const path = paths.get(inode) as string;
+    const ents: EDirent[] = [
+      { name: '.', target: n },
+      { name: '..', target: enodes.get(parent ?? inode) as ENode },
+    ];
+    for (const [name, child] of inode.children) {
+      const d = { name, target: enodes.get(child) as ENode };
+      if (primaryEntries.has(`${path}\0${name}`)) primaryDirents.add(d);
+      ents.push(d);
+    }
+    if (inode === tree.root) {
+      const selinux = inode.xattrs.get('security.selinux');
+      for (let i = 0; i < 256; i++) {
+        const name = i.toString(16).padStart(2, '0');
+        if (inode.children.has(name)) continue;
+        const stub = newENode({ mode: WHITEOUT_STUB_MODE, nlink: 1, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev: 0, size: 0, xattrs: [], data: { kind: 'none' } });
+        xattrs.set(stub, new Map(selinux ? [['security.selinux', Buffer.from(selinux)]] : []));
+        const d = { name, target: stub };
+        primaryDirents.add(d);
+        ents.push(d);
+      }
+    }
+    ents.sort((a, b) => byteCmp(a.name, b.name));
+    n.dirents = ents;
+  }
+
+  // Final xattr lists (sorted by name) and the per-inode budget libcomposefs enforces.
+  let hasAcl = false;
+  for (const [n, xm] of xattrs) {
+    let cost = 0;
+    for (const [k, v] of xm) {
+      if (k === 'system.posix_acl_access' || k === 'system.posix_acl_default') hasAcl = true;
+      cost += xattrCost(k.length, v.length, cost === 0);
+    }
+    if (cost > LCFS_INODE_EXTERNAL_XATTR_MAX) {
+      throw new Oci2fsError(ErrorCode.TREE_INVALID, `Cannot write composefs image: an inode has ${cost} bytes of xattrs, over the ${LCFS_INODE_EXTERNAL_XATTR_MAX}-byte composefs limit`);
+    }
+    n.xattrs = [...xm.entries()].sort((a, b) => byteCmp(a[0], b[0])).map(([key, value]) => ({ key, value, sharedOffset: -1 }));
+  }
+
+  // Breadth-first order; hardlinks, "." and ".." are not separate inodes.
+  const nodes: ENode[] = [root];
+  for (let i = 0; i < nodes.length; i++) {
+    for (const d of nodes[i].dirents ?? []) {
+      if (primaryDirents.has(d)) nodes.push(d.target);
+    }
+  }
+  return { nodes, hasAcl };
+}
+
+/**
+ * Writes a composefs image of `tree` to `outPath`, byte-identical to C
+ * `mkcomposefs` for the same input (see docs/composefs.md), and returns its
+ * fs-verity digest plus object statistics.
+ */
+export async function writeComposefs(tree: ValidatedTree, outPath: string, opts: ComposefsOptions = {}): Promise<ComposefsResult> {
+  const version = resolveVersion(tree, opts.version ?? 1);
+  const objs = await prepareObjects(tree, opts);
+  const { nodes, hasAcl } = build(tree, version, objs.refs, opts.inlineMax);
+  const L = layout(nodes);
+  const hasher = createFsverityHasher();
+  let fh;
+  try {
+    fh = await open(outPath, 'w', 0o644);
+  } catch (e) {
+    throw new Oci2fsError(ErrorCode.IO, `Cannot create composefs image ${outPath}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const sink = new ImageSink(fh, hasher);
+    await serialize(sink, nodes, L, { composefs: { version, hasAcl } });
+    await sink.flush();
+    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await unlink(outPath).catch(() => undefined);
+    throw e;
+  }
+  return { fsverityDigest: hasher.digest().toString('hex'), newObjects: objs.newObjects, objects: objs.objects };
+}

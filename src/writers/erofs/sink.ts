@@ -1,0 +1,59 @@
+/**
+ * Sequential image output: buffers small writes, flushes to a file handle
+ * in ~1 MiB pieces, tracks the position, and optionally feeds an fs-verity
+ * hasher with every byte (for the composefs image digest).
+ */
+import type { FileHandle } from 'node:fs/promises';
+import type { FsverityHasher } from '../../fsverity/index.js';
+
+const FLUSH_AT = 1 << 20;
+const ZEROS = Buffer.alloc(1 << 16);
+
+export class ImageSink {
+  pos = 0;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly fh: FileHandle, private readonly hasher?: FsverityHasher) {}
+
+  /** Appends bytes (copied only when flushed; do not mutate `b` until then). */
+  write(b: Uint8Array): void {
+    if (b.length === 0) return;
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    this.pos += b.length;
+  }
+
+  /** Appends `n` zero bytes. */
+  pad(n: number): void {
+    while (n > 0) {
+      const k = Math.min(n, ZEROS.length);
+      this.write(ZEROS.subarray(0, k));
+      n -= k;
+    }
+  }
+
+  /** Pads with zeros up to a multiple of `a`. */
+  align(a: number): void {
+    const r = this.pos % a;
+    if (r !== 0) this.pad(a - r);
+  }
+
+  /** Flushes when enough is buffered; call regularly from loops. */
+  async drain(): Promise<void> {
+    if (this.pendingBytes >= FLUSH_AT) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const buf = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.hasher?.update(buf);
+    let off = 0;
+    while (off < buf.length) {
+      const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
+      off += bytesWritten;
+    }
+  }
+}
