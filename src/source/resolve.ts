@@ -13,6 +13,7 @@ import {
   parseImageConfig,
   parseManifestDocument,
   selectManifest,
+  sha256Digest,
   type Descriptor,
   type ImageManifest,
   type Platform,
@@ -22,7 +23,6 @@ import { ANNOTATION } from '../store/index.js';
 import { DockerArchiveBackend } from './docker-archive.js';
 import { storeRefName } from './names.js';
 import { LayoutBackend } from './oci-layout.js';
-import { RegistryBackend } from './registry.js';
 import { StoreBackend } from './store-backend.js';
 import { SOURCE_DEFAULT_JOBS, type FetchedDocument, type ResolvedImage, type SourceBackend, type SourceOptions } from './types.js';
 
@@ -40,8 +40,11 @@ async function openBackend(ref: ImageReference, opts: SourceOptions): Promise<So
   imageOnly(ref);
   if (opts.offline) return StoreBackend.open(ref, opts.store, opts.platform ?? hostPlatform());
   switch (ref.transport) {
-    case 'docker':
+    case 'docker': {
+      // Loaded on demand: local transports never need the HTTP stack.
+      const { RegistryBackend } = await import('./registry.js');
       return RegistryBackend.open(ref, opts);
+    }
     case 'oci':
     case 'oci-archive':
       return LayoutBackend.open(ref);
@@ -52,7 +55,7 @@ async function openBackend(ref: ImageReference, opts: SourceOptions): Promise<So
 
 /** Checks a document against the digest it should have, stores it, returns its digest. */
 async function storeDocument(doc: FetchedDocument, expected: string | undefined, what: string, opts: SourceOptions): Promise<string> {
-  const actual = digestWithAlgorithmOf(expected ?? 'sha256:', doc.bytes);
+  const actual = expected !== undefined ? digestWithAlgorithmOf(expected, doc.bytes) : sha256Digest(doc.bytes);
   if (expected !== undefined && actual !== expected) {
     throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `${what} should be ${expected} but its ${doc.bytes.length} bytes hash to ${actual}; nothing was stored`);
   }
