@@ -1,9 +1,9 @@
 /** Finding and reading registries.conf (containers-registries.conf(5) search order). */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, Oci2fsError } from '../errors.js';
-import { parseRegistriesConf } from './parse.js';
+import { parseRegistriesConf, type ParsedRegistriesConf } from './parse.js';
 import { createRegistriesConfig, type RegistriesConfig } from './registries.js';
 
 /** The system-wide file, used when the user has none. */
@@ -50,10 +50,53 @@ export async function findRegistriesConf(opts: LoadRegistriesOptions): Promise<{
   return undefined;
 }
 
-/** Load the registries configuration (missing default files give an empty configuration). */
+/** Drop-in files of `path`: `<path>.d/*.conf`, in byte order of their names (containers-registries.conf.d(5)). */
+async function dropIns(path: string): Promise<string[]> {
+  const dir = `${path}.d`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith('.conf'))
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    .map((n) => join(dir, n));
+}
+
+/**
+ * Merge a drop-in over what came before: a `[[registry]]` table replaces the
+ * one with the same prefix (else it is added), v1 lists are appended.
+ */
+function merge(base: ParsedRegistriesConf, over: ParsedRegistriesConf): ParsedRegistriesConf {
+  const entries = [...base.entries];
+  for (const e of over.entries) {
+    const i = entries.findIndex((x) => x.prefix === e.prefix);
+    if (i >= 0) entries[i] = e;
+    else entries.push(e);
+  }
+  return {
+    entries,
+    insecureRegistries: [...base.insecureRegistries, ...over.insecureRegistries],
+    blockedRegistries: [...base.blockedRegistries, ...over.blockedRegistries],
+  };
+}
+
+/**
+ * Load the registries configuration: the file findRegistriesConf picks, then
+ * its drop-ins `<file>.d/*.conf` (missing default files give an empty
+ * configuration).
+ */
 export async function loadRegistriesConfig(opts: LoadRegistriesOptions = {}): Promise<RegistriesConfig> {
   const found = await findRegistriesConf(opts);
-  const parsed = found ? parseRegistriesConf(found.path, found.text) : { entries: [], insecureRegistries: [], blockedRegistries: [] };
+  let parsed: ParsedRegistriesConf = found ? parseRegistriesConf(found.path, found.text) : { entries: [], insecureRegistries: [], blockedRegistries: [] };
+  if (found) {
+    for (const file of await dropIns(found.path)) {
+      const text = await read(file, false);
+      if (text !== undefined) parsed = merge(parsed, parseRegistriesConf(file, text));
+    }
+  }
   return createRegistriesConfig({
     entries: parsed.entries,
     insecureRegistries: [...parsed.insecureRegistries, ...(opts.insecureRegistries ?? [])],

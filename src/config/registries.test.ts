@@ -243,3 +243,18 @@ test("this machine's /etc/containers/registries.conf (distribution default) load
     else throw e;
   }
 });
+
+test('drop-ins <file>.d/*.conf are applied in name order, replacing tables by prefix', async () => {
+  const base = join(root, 'dropin.conf');
+  await writeFile(base, '[[registry]]\nprefix = "a.example.com"\ninsecure = true\n\n[[registry]]\nprefix = "b.example.com"\nblocked = true\n');
+  await mkdir(`${base}.d`);
+  await writeFile(join(`${base}.d`, '20-late.conf'), '[[registry]]\nprefix = "c.example.com"\nblocked = true\n');
+  await writeFile(join(`${base}.d`, '10-early.conf'), '[[registry]]\nprefix = "a.example.com"\ninsecure = false\n[[registry.mirror]]\nlocation = "m.example.com"\n');
+  await writeFile(join(`${base}.d`, 'ignored.txt'), 'not toml at all [[[');
+  await writeFile(join(`${base}.d`, '30-aliases.conf'), '[aliases]\n"x" = "docker.io/library/x"\n');
+  const c = await loadRegistriesConfig({ path: base, env: {} });
+  assert.equal(c.isInsecure('a.example.com'), false);
+  assert.deepEqual(c.endpoints('a.example.com', 'r').map((e) => e.host), ['m.example.com', 'a.example.com']);
+  assert.equal(c.isBlocked('b.example.com', 'r'), true);
+  assert.equal(c.isBlocked('c.example.com', 'r'), true);
+});

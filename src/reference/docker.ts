@@ -24,11 +24,14 @@ export function invalidReference(input: string, problem: string): never {
   throw new Oci2fsError(ErrorCode.REFERENCE_INVALID, `invalid image reference "${input}": ${problem}`);
 }
 
-/** Reject characters that never occur in any reference form (whitespace, controls). */
-export function checkCharacters(input: string, text: string): void {
+/**
+ * Reject control characters always, and whitespace unless `allowSpaces`
+ * (local paths may contain spaces; registry references never do).
+ */
+export function checkCharacters(input: string, text: string, allowSpaces = false): void {
   if (text === '') invalidReference(input, 'it is empty');
   // eslint-disable-next-line no-control-regex
-  const bad = /[\s\x00-\x1f\x7f]/.exec(text);
+  const bad = (allowSpaces ? /[\x00-\x1f\x7f]/ : /[\s\x00-\x1f\x7f]/).exec(text);
   if (bad) {
     const what = bad[0] === ' ' ? 'a space' : `the character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')}`;
     invalidReference(input, `it contains ${what}`);

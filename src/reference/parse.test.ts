@@ -86,6 +86,9 @@ const VALID: [string, ImageReference][] = [
   ['docker-archive:/x/a.tar:@1', { transport: 'docker-archive', path: '/x/a.tar', ref: '@1' }],
   ['dir:/srv/root', { transport: 'dir', path: '/srv/root' }],
   ['dir:/srv/with:colon', { transport: 'dir', path: '/srv/with:colon' }],
+  ['dir:/srv/with space', { transport: 'dir', path: '/srv/with space' }],
+  ['oci:/My Images/x:v1', { transport: 'oci', path: '/My Images/x', ref: 'v1' }],
+  ['oci:/My Images/x:bad ref', { transport: 'oci', path: '/My Images/x:bad ref' }],
   ['dir:relative', { transport: 'dir', path: resolve('relative') }],
   ['dumpfile:/x/image.dump', { transport: 'dumpfile', path: '/x/image.dump' }],
 ];
@@ -138,6 +141,8 @@ const INVALID: [string, string][] = [
   ['oci::v1', 'path is empty'],
   ['dir:', 'path is empty'],
   ['dumpfile:', 'path is empty'],
+  ['dir:/a\nb', 'U+000a'],
+  ['docker://alpine latest', 'space'],
   ['docker-daemon:alpine:latest', 'not supported'],
   ['containers-storage:alpine', 'not supported'],
   ['https://ghcr.io/x/y', 'not a known transport'],

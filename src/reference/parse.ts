@@ -26,7 +26,7 @@ function isTransport(name: string): name is Transport {
  */
 export function parseReference(input: string): ImageReference {
   if (typeof input !== 'string' || input === '') invalidReference(String(input ?? ''), 'it is empty');
-  checkCharacters(input, input);
+  checkCharacters(input, input, true); // spaces are checked per form: allowed only in local paths
   const colon = input.indexOf(':');
   if (colon > 0) {
     const prefix = input.slice(0, colon);

@@ -28,7 +28,7 @@ function absolutePath(input: string, path: string): string {
  */
 export function parseLayout(input: string, transport: 'oci' | 'oci-archive', body: string): LayoutReference {
   if (body === '') invalidReference(input, 'the path is empty');
-  checkCharacters(input, body);
+  checkCharacters(input, body, true);
   if (body.endsWith(':')) return { transport, path: absolutePath(input, body.slice(0, -1)) };
   const colon = body.lastIndexOf(':');
   if (colon >= 0) {
@@ -58,7 +58,7 @@ function isDockerArchiveRef(text: string): boolean {
  */
 export function parseDockerArchive(input: string, body: string): LayoutReference {
   if (body === '') invalidReference(input, 'the path is empty');
-  checkCharacters(input, body);
+  checkCharacters(input, body, true);
   const transport = 'docker-archive';
   if (body.endsWith(':')) return { transport, path: absolutePath(input, body.slice(0, -1)) };
   for (let colon = body.indexOf(':'); colon >= 0; colon = body.indexOf(':', colon + 1)) {
@@ -71,6 +71,6 @@ export function parseDockerArchive(input: string, body: string): LayoutReference
 /** `dir:PATH` and `dumpfile:PATH`: everything after the transport is the path. */
 export function parsePath(input: string, transport: 'dir' | 'dumpfile', body: string): PathReference {
   if (body === '') invalidReference(input, 'the path is empty');
-  checkCharacters(input, body);
+  checkCharacters(input, body, true);
   return { transport, path: absolutePath(input, body) };
 }
