@@ -21,6 +21,13 @@ export function registryApiHost(registry: string): string {
 
 function checkUser(input: string, user: string): string {
   if (user === '') invalidReference(input, 'the user name before "@" is empty');
+  if (user.includes(':')) {
+    // USER:PASSWORD@ would put a secret into every message that names the reference
+    invalidReference(
+      input.split(user).join('<redacted>'),
+      'a password must not be part of the reference; give it with --creds USER:PASSWORD or a credentials file',
+    );
+  }
   if (user.includes('/')) invalidReference(input, `the user name "${user}" must not contain "/"`);
   return user;
 }

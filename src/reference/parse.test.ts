@@ -188,6 +188,15 @@ test('formatReference gives the canonical spelling', () => {
   for (const [input, want] of cases) assert.equal(formatReference(parseReference(input)), want, input);
 });
 
+test('a password in the enroot user part is refused without echoing it', () => {
+  for (const input of ['docker://me:hunter2@nvcr.io#x/y', 'docker://me:hunter2@nvcr.io/x/y']) {
+    assert.throws(
+      () => parseReference(input),
+      (e: unknown) => isOci2fsError(e, ErrorCode.REFERENCE_INVALID) && !e.message.includes('hunter2') && /--creds/.test(e.message),
+    );
+  }
+});
+
 test('formatReference never includes the user', () => {
   const s = formatReference(parseReference('docker://secretuser@nvcr.io#x/y'));
   assert.ok(!s.includes('secretuser'));
