@@ -1,0 +1,230 @@
+/**
+ * The `dir` output: the tree materialised as a directory (docs/tree.md,
+ * "dir output").
+ *
+ * Safety: every parent is a directory this writer created itself, entries
+ * are created exclusively (O_EXCL | O_NOFOLLOW, mkdir, symlink, link,
+ * rename onto a checked-absent name), and symlinks in the tree are never
+ * followed, so nothing is ever written outside `outDir`. A non-empty
+ * `outDir` is refused unless `allowNonEmpty` (then clashes fail).
+ *
+ * Order: create entries (pre-order) and chown them; set xattrs in one
+ * `setfattr` batch (after chown, which clears security.capability); then
+ * post-order chmod (incl. setuid/setgid, after chown) and timestamps
+ * (children before their directory). Nanosecond mtimes that Node's utimes
+ * cannot carry exactly (it rounds to microseconds) are set with `touch -h`.
+ *
+ * Unprivileged: ownership goes to the `user.rootlesscontainers` xattr (as
+ * umoci does), devices and trusted./security. xattrs are skipped; every
+ * skip is reported in the result.
+ */
+import { lstat, mkdir, readdir, open, symlink, link, rename, chown, lchown, chmod, utimes, lutimes } from 'node:fs/promises';
+import { constants as FS } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Oci2fsError, ErrorCode } from '../../errors.js';
+import type { ProgressListener } from '../../events.js';
+import { readFile } from '../../tree/content.js';
+import { walk } from '../../tree/types.js';
+import type { Inode, ValidatedTree } from '../../tree/types.js';
+import { encodeRootlessOwner, ROOTLESS_XATTR } from './rootless.js';
+import { restoreXattrs } from './setfattr.js';
+import { run, TmpNames, withUtf8Path } from './host.js';
+
+export interface WriteDirOptions {
+  /** Write into an existing non-empty directory (entries that exist make it fail). */
+  allowNonEmpty?: boolean;
+  /** Force the unprivileged mode even as root (default: unprivileged when euid != 0). */
+  rootless?: boolean;
+  events?: ProgressListener;
+}
+
+export interface WriteDirResult {
+  /** What could not be applied (unprivileged mode, or unsupported here). */
+  skipped: { path: string; what: string }[];
+}
+
+interface Item {
+  /** Tree path ("/a/b"). */
+  path: string;
+  /** Path relative to outDir as raw bytes ("a/b"; "." for the root). */
+  rel: Buffer;
+  inode: Inode;
+  /** First path of a hardlinked inode (metadata is applied there only). */
+  primary: boolean;
+}
+
+function relBytes(path: string): Buffer {
+  return path === '/' ? Buffer.from('.') : Buffer.from(path.slice(1), 'latin1');
+}
+
+async function checkOutDir(outDir: string, allowNonEmpty: boolean): Promise<void> {
+  let st;
+  try {
+    st = await lstat(outDir);
+  } catch {
+    await mkdir(outDir, { recursive: true });
+    return;
+  }
+  if (!st.isDirectory()) throw new Oci2fsError(ErrorCode.USAGE, `Output ${outDir} exists and is not a directory (symlinks are not followed)`);
+  if (!allowNonEmpty && (await readdir(outDir)).length > 0) {
+    throw new Oci2fsError(ErrorCode.USAGE, `Output directory ${outDir} is not empty; choose a new or empty directory (or allow writing into a non-empty one)`);
+  }
+}
+
+const isUtf8 = (b: Buffer): boolean => Buffer.from(b.toString('utf8'), 'utf8').equals(b);
+
+async function writeContent(abs: Buffer, inode: Extract<Inode, { kind: 'file' }>): Promise<void> {
+  const fh = await open(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
+  try {
+    const sparse = inode.content.kind === 'file' && inode.content.sparse !== undefined;
+    let pos = 0;
+    for await (const chunk of readFile(inode)) {
+      // Sparse sources keep their holes: all-zero chunks are skipped.
+      if (!(sparse && chunk.every((b) => b === 0))) await fh.write(chunk, 0, chunk.length, pos);
+      pos += chunk.length;
+    }
+    if (sparse) await fh.truncate(pos);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function makeSocket(abs: Buffer, tmpAbs: string): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(tmpAbs, () => resolve());
+  });
+  try {
+    await rename(tmpAbs, abs);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/**
+ * Writes `tree` under `outDir` (created when missing). The root directory's
+ * metadata is applied to `outDir` itself.
+ */
+export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteDirOptions = {}): Promise<WriteDirResult> {
+  await checkOutDir(outDir, opts.allowNonEmpty ?? false);
+  const rootless = opts.rootless ?? process.geteuid?.() !== 0;
+  const skipped: WriteDirResult['skipped'] = [];
+  const skip = (path: string, what: string): void => {
+    skipped.push({ path, what });
+  };
+  const base = Buffer.from(outDir);
+  const abs = (rel: Buffer): Buffer => Buffer.concat([base, Buffer.from('/'), rel]);
+  const tmp = new TmpNames(tree.root);
+
+  const items: Item[] = [];
+  const seen = new Set<Inode>();
+  walk(tree.root, (path, inode) => {
+    const primary = inode.kind === 'dir' || !seen.has(inode);
+    seen.add(inode);
+    items.push({ path, rel: relBytes(path), inode, primary });
+  });
+  const firstRel = new Map<Inode, Buffer>();
+  const xattrJobs: { path: string; xattrs: Map<string, Uint8Array> }[] = [];
+
+  // Pass 1: create (pre-order) and chown.
+  let done = 0;
+  for (const it of items) {
+    const { inode } = it;
+    const p = abs(it.rel);
+    if (it.path !== '/') {
+      if (!it.primary) {
+        const first = firstRel.get(inode);
+        if (first === undefined) skip(it.path, `hardlink to ${inode.kind} that was not created`);
+        else await link(abs(first), p);
+        continue;
+      }
+      if (inode.kind !== 'dir' && !(rootless && (inode.kind === 'chardev' || inode.kind === 'blockdev'))) firstRel.set(inode, it.rel);
+      switch (inode.kind) {
+        case 'dir':
+          await mkdir(p, 0o700);
+          break;
+        case 'file':
+          await writeContent(p, inode);
+          break;
+        case 'symlink':
+          await symlink(Buffer.from(inode.target, 'latin1'), p);
+          break;
+        case 'fifo': {
+          const t = tmp.next();
+          await run('mknod', ['-m', '0600', t, 'p'], outDir);
+          await rename(join(outDir, t), p);
+          break;
+        }
+        case 'chardev':
+        case 'blockdev': {
+          if (rootless) {
+            skip(it.path, `${inode.kind} ${inode.rdevMajor}:${inode.rdevMinor} (device nodes need root)`);
+            continue;
+          }
+          const t = tmp.next();
+          await run('mknod', ['-m', '0600', t, inode.kind === 'chardev' ? 'c' : 'b', String(inode.rdevMajor), String(inode.rdevMinor)], outDir);
+          await rename(join(outDir, t), p);
+          break;
+        }
+        case 'socket':
+          await makeSocket(p, join(outDir, tmp.next()));
+          break;
+      }
+    }
+    if (rootless) {
+      const owner = encodeRootlessOwner(inode.uid, inode.gid);
+      if (owner !== null) {
+        if (inode.kind === 'symlink') skip(it.path, `owner ${inode.uid}:${inode.gid} (symlinks cannot carry user.* xattrs)`);
+        else inode.xattrs.has(ROOTLESS_XATTR) || xattrJobs.push({ path: it.rel.toString('latin1'), xattrs: new Map([[ROOTLESS_XATTR, owner]]) });
+      }
+    } else if (it.path === '/') {
+      await chown(p, inode.uid, inode.gid);
+    } else {
+      await lchown(p, inode.uid, inode.gid);
+    }
+    if (inode.xattrs.size > 0) {
+      let xs = inode.xattrs;
+      if (rootless) {
+        xs = new Map([...xs].filter(([k]) => k.startsWith('user.') && inode.kind !== 'symlink'));
+        for (const k of inode.xattrs.keys()) if (!xs.has(k)) skip(it.path, `xattr ${k} (needs root${inode.kind === 'symlink' ? '; symlink' : ''})`);
+      }
+      const job = xattrJobs.find((j) => j.path === it.rel.toString('latin1'));
+      if (job) for (const [k, v] of xs) job.xattrs.set(k, v);
+      else if (xs.size > 0) xattrJobs.push({ path: it.rel.toString('latin1'), xattrs: new Map(xs) });
+    }
+    if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'dir', done, total: items.length });
+  }
+
+  // Xattrs in one batch, after every chown.
+  await restoreXattrs(outDir, tmp.next(), xattrJobs);
+
+  // Pass 2 (post-order): modes, then timestamps.
+  for (let i = items.length - 1; i >= 0; i--) {
+    const it = items[i];
+    const { inode } = it;
+    if (!it.primary) continue;
+    if (rootless && (inode.kind === 'chardev' || inode.kind === 'blockdev')) continue;
+    const p = it.path === '/' ? base : abs(it.rel);
+    if (inode.kind !== 'symlink') await chmod(p, inode.mode);
+    // Node's utimes takes float seconds, rounds to microseconds and maps negative times to "now".
+    if (inode.mtimeNsec === 0 && inode.mtimeSec >= 0) {
+      if (inode.kind === 'symlink') await lutimes(p, inode.mtimeSec, inode.mtimeSec);
+      else await utimes(p, inode.mtimeSec, inode.mtimeSec);
+    } else {
+      await setTimeNs(outDir, tmp, it.rel, inode.mtimeSec, inode.mtimeNsec, inode.kind === 'symlink');
+    }
+  }
+  opts.events?.({ type: 'write-progress', phase: 'dir', done: items.length, total: items.length });
+  return { skipped };
+}
+
+/** `touch -h -d @SEC.NSEC` (atime = mtime) on a path given as raw bytes. */
+async function setTimeNs(outDir: string, tmp: TmpNames, rel: Buffer, sec: number, nsec: number, isLink: boolean): Promise<void> {
+  // "@-2.5" means 2.5 s before the epoch: write sec+nsec as one decimal.
+  const stamp = sec >= 0 || nsec === 0 ? `@${sec}.${String(nsec).padStart(9, '0')}` : `@-${-sec - 1}.${String(1e9 - nsec).padStart(9, '0')}`;
+  await withUtf8Path(outDir, tmp, rel, isUtf8, async (p) => {
+    await run('touch', ['-h', '-c', '-d', stamp, '--', p], outDir);
+  });
+}
