@@ -135,8 +135,15 @@ export class ArtifactCache {
   async deliver(artifact: Artifact, out: string, method: DeliveryMethod): Promise<void> {
     const tmp = join(dirname(out), `.${basename(out)}.oci2fs-${process.pid}-${Math.random().toString(36).slice(2)}`);
     try {
-      if (method === 'hardlink') await link(artifact.path, tmp);
-      else {
+      let linked = false;
+      if (method === 'hardlink') {
+        // EXDEV (another filesystem) or EPERM (no hardlinks there): fall back to a copy.
+        linked = await link(artifact.path, tmp).then(
+          () => true,
+          () => false,
+        );
+      }
+      if (!linked) {
         await copyFile(artifact.path, tmp, fsc.COPYFILE_FICLONE);
         await chmod(tmp, 0o644);
       }

@@ -18,7 +18,7 @@ import { formatReference, enrootUri } from '../reference/index.js';
 import type { Store } from '../store/index.js';
 import { resolveImage, fetchLayers, type SourceOptions, type ResolvedImage } from '../source/index.js';
 import { formatPlatform } from '../image/index.js';
-import type { AddSpec, FinalizeOptions } from '../finalize/index.js';
+import type { AddSpec, FinalizeOptions } from '../finalize/finalize.js';
 import { ArtifactCache, type Artifact, type DeliveryMethod } from '../cache/artifacts.js';
 import { artifactKey } from '../cache/key.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
@@ -117,7 +117,7 @@ async function writeAtomically(out: string, write: (tmp: string) => Promise<Reco
 
 async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img: ResolvedImage): Promise<TreeResult> {
   const blobPaths = await fetchLayers(img, { ...opts.source, store: opts.store, events: opts.events });
-  const diffIds = img.config.rootfs.diff_ids;
+  const diffIds = img.config.diffIds;
   if (diffIds.length !== img.layers.length) {
     throw new Oci2fsError(
       ErrorCode.MANIFEST_INVALID,

@@ -4,9 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { DirInode, ValidatedTree } from '../tree/types.js';
-import { flattenLayers, scanDirectory } from '../tree/index.js';
-import { readTarFile } from '../tar/index.js';
-import { finalizeTree, type FinalizeOptions } from '../finalize/index.js';
+import { flattenLayers } from '../tree/flatten.js';
+import { scanDirectory } from '../tree/scan.js';
+import { readTarFile } from '../tar/reader.js';
+import { finalizeTree, type FinalizeOptions } from '../finalize/finalize.js';
 import { parseDumpfile } from '../dumpfile/index.js';
 import type { ProgressListener } from '../events.js';
 

@@ -8,9 +8,9 @@ import type { ValidatedTree, FileInode } from '../tree/types.js';
 import { walk } from '../tree/types.js';
 import { readFile as readInodeContent } from '../tree/content.js';
 import type { Format } from './formats.js';
-import { writeTar } from '../writers/tar/index.js';
-import { writeDir } from '../writers/dir/index.js';
-import { writeSquashfs, type SquashfsOptions } from '../writers/squashfs/index.js';
+import { writeTar } from '../writers/tar/write.js';
+import { writeDir } from '../writers/dir/write.js';
+import { writeSquashfs, type SquashfsOptions } from '../writers/squashfs/writer.js';
 import { writeErofs, writeComposefs } from '../writers/erofs/index.js';
 import { writeExt4, type Ext4Options } from '../writers/ext4/index.js';
 import { formatDumpfile } from '../dumpfile/index.js';
@@ -34,7 +34,8 @@ export function keyedWriterOptions(format: Format, o: WriterOptions): Record<str
     case 'ext4':
       return { ...o.ext4 };
     case 'composefs':
-      return { version: o.composefs?.version ?? 1 };
+      // the objects directory is a side effect of the build: a hit must not skip it
+      return { version: o.composefs?.version ?? 1, objectsDir: o.composefs?.objectsDir };
     default:
       return {};
   }

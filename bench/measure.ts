@@ -1,0 +1,56 @@
+/**
+ * Runs a command under GNU time and returns wall time, CPU time and peak RSS.
+ * Benchmarks compare our command and a reference tool measured the same way.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Measurement {
+  label: string;
+  wallS: number;
+  userS: number;
+  sysS: number;
+  maxRssMb: number;
+  ok: boolean;
+  stderrTail: string;
+}
+
+/** Runs `sh -c script` under /usr/bin/time; never throws (a failure is reported as ok=false). */
+export function measure(label: string, script: string, env: NodeJS.ProcessEnv = process.env): Promise<Measurement> {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-bench-'));
+  const timeFile = join(dir, 'time');
+  return new Promise((resolveP) => {
+    const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', 'sh', '-c', script], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+    });
+    child.on('close', (code) => {
+      let wallS = NaN, userS = NaN, sysS = NaN, maxRssMb = NaN;
+      try {
+        const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
+        const [e, u, s, m] = last.split(' ').map(Number);
+        wallS = e; userS = u; sysS = s; maxRssMb = m / 1024;
+      } catch {
+        /* time did not write: the command could not start */
+      }
+      rmSync(dir, { recursive: true, force: true });
+      resolveP({ label, wallS, userS, sysS, maxRssMb, ok: code === 0, stderrTail: err });
+    });
+  });
+}
+
+export function formatRow(m: Measurement): string {
+  const cpu = (m.userS + m.sysS).toFixed(1);
+  return `  ${m.label.padEnd(44)} wall ${m.wallS.toFixed(2).padStart(7)} s  cpu ${cpu.padStart(6)} s  rss ${m.maxRssMb.toFixed(0).padStart(5)} MB${m.ok ? '' : '  FAILED: ' + m.stderrTail.trim().split('\n').pop()}`;
+}
+
+export function ratio(ours: Measurement, ref: Measurement): string {
+  if (!ours.ok || !ref.ok) return 'n/a (a run failed)';
+  return `${(ours.wallS / ref.wallS).toFixed(3)}x wall, ${((ours.userS + ours.sysS) / (ref.userS + ref.sysS)).toFixed(3)}x cpu`;
+}

@@ -1,0 +1,147 @@
+/**
+ * `npm run bench [-- SECTION...]`: oci2fs against the reference tools on the
+ * same image, in one run, printing wall time, CPU time, peak RSS and ratios.
+ * Sections: pull, tar, squashfs, erofs, ext4, fsverity (default: all).
+ *
+ * Needs the corpus of ../shared/bench-images (BENCH_REF, default
+ * 127.0.0.1:5000/bench/big:latest, served by a loopback docker-registry).
+ * Prints a notice and exits 0 when the registry does not answer.
+ */
+import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measure, formatRow, ratio, type Measurement } from './measure.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CLI = resolve(here, '..', 'src', 'cli', 'main.js');
+const REF = process.env.BENCH_REF ?? '127.0.0.1:5000/bench/big:latest';
+const HOST = REF.split('/')[0];
+const WORK = process.env.BENCH_WORK ?? '/work/bench/run';
+const OURS = `node ${CLI}`;
+
+const sections = process.argv.slice(2);
+const want = (s: string) => sections.length === 0 || sections.includes(s);
+
+function sizeMb(p: string): string {
+  try {
+    return (statSync(p).size / 2 ** 20).toFixed(1) + ' MB';
+  } catch {
+    return '?';
+  }
+}
+
+async function step(label: string, script: string): Promise<Measurement> {
+  const m = await measure(label, script);
+  console.log(formatRow(m));
+  return m;
+}
+
+function sum(label: string, ms: Measurement[]): Measurement {
+  return {
+    label,
+    wallS: ms.reduce((a, m) => a + m.wallS, 0),
+    userS: ms.reduce((a, m) => a + m.userS, 0),
+    sysS: ms.reduce((a, m) => a + m.sysS, 0),
+    maxRssMb: Math.max(...ms.map((m) => m.maxRssMb)),
+    ok: ms.every((m) => m.ok),
+    stderrTail: ms.find((m) => !m.ok)?.stderrTail ?? '',
+  };
+}
+
+async function main(): Promise<void> {
+  const ping = await fetch(`http://${HOST}/v2/`).catch(() => undefined);
+  if (!ping) {
+    console.log(`bench: no registry answers at ${HOST}; build the corpus with ../shared/bench-images/ first. Nothing measured.`);
+    return;
+  }
+  rmSync(WORK, { recursive: true, force: true });
+  mkdirSync(WORK, { recursive: true });
+  const store = join(WORK, 'store');
+  const ins = `--insecure-registry ${HOST}`;
+  const layout = join(WORK, 'layout');
+  console.log(`oci2fs benchmarks on ${REF} (2 cores; each pair in this one run)\n`);
+
+  // Reference: skopeo copy into an OCI layout (also the input of the umoci chains).
+  const skopeo = await step('skopeo copy docker:// → oci:', `skopeo copy -q --src-tls-verify=false docker://${REF} oci:${layout}:img`);
+
+  if (want('pull')) {
+    console.log('\npull');
+    const cold = await step('oci2fs pull (cold, empty store)', `${OURS} pull -q ${ins} --store ${store}-pull ${REF}`);
+    const warm = await step('oci2fs pull (warm, all present)', `${OURS} pull -q ${ins} --store ${store}-pull ${REF}`);
+    console.log(`  cold vs skopeo: ${ratio(cold, skopeo)};  warm: ${warm.wallS.toFixed(3)} s`);
+  }
+
+  // Our store, pulled once for the conversion sections (measured above).
+  await measure('prepull', `${OURS} pull -q ${ins} --store ${store} ${REF}`);
+
+  let unpack: Measurement | undefined;
+  const bundle = join(WORK, 'bundle');
+  const needUnpack = want('tar') || want('squashfs') || want('erofs') || want('ext4');
+  if (needUnpack) {
+    console.log('\nunpack references');
+    unpack = await step('umoci unpack (root)', `umoci unpack --image ${layout}:img ${bundle}`);
+  }
+
+  if (want('tar')) {
+    console.log('\ntar and dir');
+    const rootless = await step('umoci unpack --rootless', `umoci unpack --rootless --image ${layout}:img ${WORK}/bundle-rl && rm -rf ${WORK}/bundle-rl`);
+    const tar = await step('oci2fs import -o x.tar', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} -o ${WORK}/x.tar`);
+    const dir = await step('oci2fs import -o dir/', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} -o ${WORK}/xdir/`);
+    console.log(`  tar vs umoci unpack: ${ratio(tar, unpack!)};  dir vs umoci unpack: ${ratio(dir, unpack!)};  dir vs rootless: ${ratio(dir, rootless)}`);
+    rmSync(join(WORK, 'xdir'), { recursive: true, force: true });
+    rmSync(join(WORK, 'x.tar'), { force: true });
+  }
+
+  if (want('squashfs')) {
+    const settings = [
+      { name: '(a) zstd 3, 1 MiB', ours: '--compressor zstd --level 3 --block-size 1M', mk: '-comp zstd -Xcompression-level 3 -b 1M', t2s: '-c zstd -X level=3 -b 1048576' },
+      { name: '(b) gzip 9, 128 KiB', ours: '--compressor gzip --level 9 --block-size 128K', mk: '-comp gzip -Xcompression-level 9 -b 128K', t2s: '-c gzip -X level=9 -b 131072' },
+    ];
+    for (const s of settings) {
+      console.log(`\nsquashfs ${s.name}`);
+      const mk = await step('mksquashfs of the unpacked tree', `rm -f ${WORK}/mk.sqsh; mksquashfs ${bundle}/rootfs ${WORK}/mk.sqsh ${s.mk} -no-progress -quiet`);
+      const chain = sum('chain: skopeo + umoci unpack + mksquashfs', [skopeo, unpack!, mk]);
+      console.log(formatRow(chain));
+      const t2s = await step('tar2sqfs of a tar of the tree', `tar -C ${bundle}/rootfs -cf - . | tar2sqfs -q -f ${s.t2s} ${WORK}/t2s.sqsh`);
+      const cold = await step('oci2fs import (cold: empty store)', `${OURS} import -q ${ins} --store ${store}-sq ${s.ours} ${REF} -o ${WORK}/o.sqsh; rm -rf ${store}-sq`);
+      const conv = await step('oci2fs import (store warm, no cache)', `${OURS} import -q ${ins} --store ${store} --no-cache ${s.ours} ${REF} -o ${WORK}/o.sqsh`);
+      await measure('fill cache', `${OURS} import -q ${ins} --store ${store} ${s.ours} ${REF} -o ${WORK}/o2.sqsh`);
+      const rep = await step('oci2fs import (repeat: cache hit)', `${OURS} import -q ${ins} --store ${store} ${s.ours} ${REF} -o ${WORK}/o3.sqsh`);
+      console.log(`  cold vs chain: ${ratio(cold, chain)};  vs tar2sqfs: ${ratio(conv, t2s)};  conversion vs mksquashfs: ${ratio(conv, mk)}`);
+      console.log(`  repeat import: ${rep.wallS.toFixed(3)} s;  sizes: ours ${sizeMb(`${WORK}/o.sqsh`)}, mksquashfs ${sizeMb(`${WORK}/mk.sqsh`)}, tar2sqfs ${sizeMb(`${WORK}/t2s.sqsh`)}`);
+      for (const f of ['mk.sqsh', 't2s.sqsh', 'o.sqsh', 'o2.sqsh', 'o3.sqsh']) rmSync(join(WORK, f), { force: true });
+    }
+  }
+
+  if (want('erofs')) {
+    console.log('\nEROFS and composefs');
+    const mk = await step('mkfs.erofs of the unpacked tree', `rm -f ${WORK}/mk.erofs; mkfs.erofs -q ${WORK}/mk.erofs ${bundle}/rootfs`);
+    const chain = sum('chain: umoci unpack + mkfs.erofs', [unpack!, mk]);
+    console.log(formatRow(chain));
+    const erofs = await step('oci2fs import --format erofs', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} -o ${WORK}/o.erofs`);
+    const cfs = await step('oci2fs import --format composefs', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} --format composefs -o ${WORK}/o.cfs --objects ${WORK}/objects`);
+    console.log(`  erofs vs chain: ${ratio(erofs, chain)};  composefs vs chain: ${ratio(cfs, chain)}`);
+    rmSync(join(WORK, 'objects'), { recursive: true, force: true });
+  }
+
+  if (want('ext4')) {
+    console.log('\next4');
+    const mk = await step('mkfs.ext4 -d of the unpacked tree (root)', `rm -f ${WORK}/mk.ext4; truncate -s 4G ${WORK}/mk.ext4; mkfs.ext4 -q -d ${bundle}/rootfs ${WORK}/mk.ext4`);
+    const chain = sum('chain: umoci unpack + mkfs.ext4 -d', [unpack!, mk]);
+    console.log(formatRow(chain));
+    const ours = await step('oci2fs import -o x.ext4', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} -o ${WORK}/o.ext4`);
+    console.log(`  ext4 vs chain: ${ratio(ours, chain)} (the chain omits the debugfs ownership pass a rootless recipe needs)`);
+  }
+
+  if (want('fsverity')) {
+    console.log('\nfs-verity digest of a 1 GiB file');
+    const f = join(WORK, 'big.bin');
+    if (!existsSync(f)) await measure('make file', `head -c 1073741824 /dev/urandom > ${f}`);
+    const ref = await step('fsverity digest', `fsverity digest --hash-alg=sha256 --block-size=4096 ${f}`);
+    const ours = await step('oci2fs fsverity', `${OURS} fsverity ${f}`);
+    console.log(`  ours vs fsverity: ${ratio(ours, ref)}`);
+  }
+  rmSync(WORK, { recursive: true, force: true });
+}
+
+await main();
