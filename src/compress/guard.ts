@@ -14,6 +14,8 @@ export interface GuardOptions {
   label: string;
   maxRatio?: number;
   maxOutput?: number;
+  /** Output bytes before the ratio is enforced (default RATIO_GRACE_BYTES). */
+  ratioGraceBytes?: number;
 }
 
 export class RatioGuard {
@@ -21,10 +23,12 @@ export class RatioGuard {
   output = 0;
   private readonly maxRatio: number;
   private readonly maxOutput: number;
+  private readonly grace: number;
 
   constructor(private readonly opts: GuardOptions) {
     this.maxRatio = opts.maxRatio ?? DEFAULT_MAX_RATIO;
     this.maxOutput = opts.maxOutput ?? Number.POSITIVE_INFINITY;
+    this.grace = opts.ratioGraceBytes ?? RATIO_GRACE_BYTES;
   }
 
   /** Records `n` compressed bytes fed to the decoder. */
@@ -41,7 +45,7 @@ export class RatioGuard {
         `${this.opts.label}: decompressed size exceeds the limit of ${this.maxOutput} bytes; raise maxOutput only if you trust this image`,
       );
     }
-    if (this.output > RATIO_GRACE_BYTES && this.output > this.maxRatio * Math.max(1, this.input)) {
+    if (this.output > this.grace && this.output > this.maxRatio * Math.max(1, this.input)) {
       throw new Oci2fsError(
         ErrorCode.LIMIT,
         `${this.opts.label}: decompression ratio exceeds ${this.maxRatio}:1 (${this.output} bytes from ${this.input}); ` +

@@ -61,7 +61,10 @@ export async function* unzstd(source: AsyncIterable<Uint8Array>, guard: RatioGua
           throw corrupt(label, e);
         }
         input = input.subarray(consumed);
-        inFrame = ret !== 0;
+        // ret is 0 only on the call that completes a frame (a later call with
+        // no input returns the next header's size hint, not 0).
+        if (ret === 0) inFrame = false;
+        else if (consumed > 0) inFrame = true;
         if (produced > 0) {
           guard.addOutput(produced);
           yield out.subarray(0, produced);
