@@ -1,0 +1,146 @@
+/**
+ * Plain EROFS images: self-contained, uncompressed, data inside. Same
+ * layout engine as composefs (docs/composefs.md), without the overlay
+ * metadata: file data in blocks with inline tails (FLAT_PLAIN/FLAT_INLINE),
+ * sparse files as chunk-based inodes whose holes are null chunks.
+ * See docs/erofs.md.
+ */
+import { open, unlink } from 'node:fs/promises';
+import { Oci2fsError, ErrorCode } from '../../errors.js';
+import { countLinks, makedev, stMode, walk, type DirInode, type FileInode, type Inode, type ValidatedTree } from '../../tree/types.js';
+import { EROFS_BLKSIZ_BITS, EROFS_CHUNK_FORMAT_BLKBITS_MASK, EROFS_FEATURE_INCOMPAT_CHUNKED_FILE, EROFS_XATTR_IBODY_HEADER_SIZE } from './constants.js';
+import { layout, xattrEntrySize, xattrIndex } from './layout.js';
+import { byteCmp, newENode, type EDirent, type ENode } from './model.js';
+import { serialize } from './serialize.js';
+import { ImageSink } from './sink.js';
+
+/** Sparse files are split into at most this many chunks (the block map then stays <= 256 KiB). */
+export const MAX_SPARSE_CHUNKS = 65536;
+/** e_name_len is 8 bits; e_value_size 16 bits; i_xattr_icount 16 bits. */
+const XATTR_SUFFIX_MAX = 255;
+const XATTR_VALUE_MAX = 0xffff;
+const XATTR_ICOUNT_MAX = 0xffff;
+
+export interface ErofsOptions {
+  /** Reserved for future options (compression is not supported). */
+  readonly _?: never;
+}
+
+export interface ErofsResult {
+  /** Image size in bytes. */
+  bytes: number;
+}
+
+function fail(path: string, what: string): never {
+  throw new Oci2fsError(ErrorCode.TREE_INVALID, `Cannot write EROFS image: ${JSON.stringify(path)} ${what}`);
+}
+
+/** Chunked layout for a sparse file: chunk size and which chunks hold data. */
+function sparseChunks(f: FileInode): { chunkBits: number; present: boolean[] } | null {
+  if (f.content.kind !== 'file' || !f.content.sparse || f.size === 0) return null;
+  let bits = EROFS_BLKSIZ_BITS;
+  while (Math.ceil(f.size / 2 ** bits) > MAX_SPARSE_CHUNKS && bits < EROFS_BLKSIZ_BITS + EROFS_CHUNK_FORMAT_BLKBITS_MASK) bits++;
+  const cs = 2 ** bits;
+  const present: boolean[] = new Array(Math.ceil(f.size / cs)).fill(false);
+  for (const s of f.content.sparse) {
+    if (s.length === 0) continue;
+    const first = Math.floor(s.offset / cs);
+    const last = Math.floor((s.offset + s.length - 1) / cs);
+    for (let i = first; i <= last && i < present.length; i++) present[i] = true;
+  }
+  return { chunkBits: bits, present };
+}
+
+function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
+  const links = countLinks(tree.root);
+  const enodes = new Map<Inode, ENode>();
+  const parents = new Map<Inode, DirInode | null>();
+  const paths = new Map<Inode, string>();
+  const primary = new Set<string>();
+  walk(tree.root, (path, inode, parent, name) => {
+    if (parents.has(inode)) return;
+    parents.set(inode, parent);
+    paths.set(inode, path);
+    if (parent) primary.add(`${paths.get(parent)}\0${name}`);
+  });
+  let chunked = false;
+  for (const inode of parents.keys()) {
+    const path = paths.get(inode) as string;
+    let size = 0;
+    let rdev = 0;
+    let data: ENode['data'] = { kind: 'none' };
+    let target: string | undefined;
+    if (inode.kind === 'file') {
+      size = inode.size;
+      const sc = sparseChunks(inode);
+      if (size === 0) data = { kind: 'none' };
+      else if (sc) {
+        data = { kind: 'sparse-chunks', inode, ...sc };
+        chunked = true;
+      } else if (inode.content.kind === 'inline') data = { kind: 'bytes', data: inode.content.data };
+      else data = { kind: 'stream', inode };
+    } else if (inode.kind === 'symlink') {
+      target = inode.target;
+      size = target.length;
+    } else if (inode.kind === 'chardev' || inode.kind === 'blockdev') {
+      rdev = makedev(inode.rdevMajor, inode.rdevMinor);
+    }
+    const xattrs = [...inode.xattrs.entries()].sort((a, b) => byteCmp(a[0], b[0])).map(([key, v]) => {
+      if (xattrIndex(key)[1].length > XATTR_SUFFIX_MAX) fail(path, `has an xattr name too long for EROFS (${key.length} bytes)`);
+      if (v.length > XATTR_VALUE_MAX) fail(path, `has an xattr value over ${XATTR_VALUE_MAX} bytes`);
+      return { key, value: Buffer.from(v), sharedOffset: -1 };
+    });
+    const xsize = xattrs.reduce((s, x) => s + xattrEntrySize(x), EROFS_XATTR_IBODY_HEADER_SIZE);
+    if ((xsize - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1 > XATTR_ICOUNT_MAX) fail(path, 'has more xattr data than an EROFS inode can hold');
+    enodes.set(inode, newENode({
+      mode: stMode(inode), nlink: links.get(inode) ?? 1, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec,
+      rdev, size, xattrs, data, ...(target !== undefined ? { target } : {}),
+    }));
+  }
+  const primaryDirents = new Set<EDirent>();
+  for (const [inode, parent] of parents) {
+    if (inode.kind !== 'dir') continue;
+    const n = enodes.get(inode) as ENode;
+    const path = paths.get(inode) as string;
+    const ents: EDirent[] = [{ name: '.', target: n }, { name: '..', target: enodes.get(parent ?? inode) as ENode }];
+    for (const [name, child] of inode.children) {
+      const d = { name, target: enodes.get(child) as ENode };
+      if (primary.has(`${path}\0${name}`)) primaryDirents.add(d);
+      ents.push(d);
+    }
+    n.dirents = ents.sort((a, b) => byteCmp(a.name, b.name));
+  }
+  const nodes: ENode[] = [enodes.get(tree.root) as ENode];
+  for (let i = 0; i < nodes.length; i++) {
+    for (const d of nodes[i].dirents ?? []) if (primaryDirents.has(d)) nodes.push(d.target);
+  }
+  return { nodes, chunked };
+}
+
+/**
+ * Writes a plain, uncompressed EROFS image of `tree` (contents inside,
+ * streamed from the tree) to `outPath`. Deterministic: same tree, same bytes.
+ */
+export async function writeErofs(tree: ValidatedTree, outPath: string, _opts: ErofsOptions = {}): Promise<ErofsResult> {
+  const { nodes, chunked } = build(tree);
+  const L = layout(nodes);
+  let fh;
+  try {
+    fh = await open(outPath, 'w', 0o644);
+  } catch (e) {
+    throw new Oci2fsError(ErrorCode.IO, `Cannot create EROFS image ${outPath}: ${(e as Error).message}`, { cause: e });
+  }
+  let bytes = 0;
+  try {
+    const sink = new ImageSink(fh);
+    await serialize(sink, nodes, L, { featureIncompat: chunked ? EROFS_FEATURE_INCOMPAT_CHUNKED_FILE : 0 });
+    await sink.flush();
+    bytes = sink.pos;
+    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await unlink(outPath).catch(() => undefined);
+    throw e;
+  }
+  return { bytes };
+}
