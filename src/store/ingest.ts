@@ -27,14 +27,23 @@ const REHASH_CHUNK = 1 << 20;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+class ShortBody extends Error {}
+
+/** Messages of body-stream failures that carry no errno code (undici: "terminated", "other side closed"). */
+const STREAM_FAILURE_RE = /terminated|closed|socket|aborted|premature|reset|timeout|ECONN|EPIPE/i;
+
 /** Errors worth another attempt from the current offset: network trouble and short bodies. */
 function retryable(e: unknown): boolean {
   if (isOci2fsError(e)) return e.code === ErrorCode.NETWORK;
-  // Not ours: a socket/stream failure surfaced raw by the HTTP stack (ECONNRESET, "terminated", ...).
-  return true;
+  if (e instanceof ShortBody) return true;
+  // Not ours: a socket/stream failure surfaced raw by the HTTP stack or a read stream.
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code !== 'ENOENT' && code !== 'EACCES' && code !== 'ENOSPC') return true;
+    if (STREAM_FAILURE_RE.test(c.message)) return true;
+  }
+  return false;
 }
-
-class ShortBody extends Error {}
 
 async function rehash(fh: FileHandle, length: number, hash: Hash): Promise<void> {
   const buf = Buffer.allocUnsafe(Math.min(REHASH_CHUNK, Math.max(1, length)));
