@@ -37,3 +37,16 @@ test('auth.json keys: legacy URLs keep the host, Docker Hub aliases are one', ()
   assert.equal(normalizeAuthKey('quay.io/org/'), 'quay.io/org');
   assert.deepEqual(lookupKeys('registry-1.docker.io', 'library/alpine'), ['docker.io/library/alpine', 'docker.io/library', 'docker.io']);
 });
+
+test('netrc: enroot one-line $… passwords keep the rest of the line as a command', () => {
+  const text = [
+    'machine ecr.example.com login AWS password $(aws ecr get-login-password --region eu-west-2)',
+    'machine plain.example.com login u password p',
+    '  machine  env.example.com   login  me  password  $TOKEN  ',
+  ].join('\n');
+  assert.deepEqual(parseNetrc(text), [
+    { machine: 'ecr.example.com', login: 'AWS', passwordCommand: '$(aws ecr get-login-password --region eu-west-2)' },
+    { machine: 'plain.example.com', login: 'u', password: 'p' },
+    { machine: 'env.example.com', login: 'me', passwordCommand: '$TOKEN' },
+  ]);
+});

@@ -8,7 +8,16 @@ export interface NetrcEntry {
   machine: string;
   login?: string;
   password?: string;
+  /**
+   * enroot's evaluated password: on a one-line `machine M login L password $…`
+   * entry, the rest of the line from the `$`, to be run as `echo REST` by
+   * /bin/sh (enroot common.sh `common::evalnetrc`). Set instead of `password`.
+   */
+  passwordCommand?: string;
 }
+
+/** `machine M login L password $…` on one line: enroot evaluates the rest of such a line. */
+const EVAL_LINE_RE = /^\s*machine\s+(\S+)\s+login\s+(\S+)\s+password\s+(\$.*?)\s*$/;
 
 /** Split netrc text into tokens: whitespace separated, `"…"` quoted with backslash escapes, `#` comments. */
 export function netrcTokens(text: string): string[] {
@@ -48,7 +57,15 @@ export function parseNetrc(text: string): NetrcEntry[] {
   // macdef bodies run to the next blank line: cut them out before tokenising
   const lines = text.split('\n');
   const kept: string[] = [];
+  const evaluated = new Map<number, NetrcEntry>();
   for (let i = 0; i < lines.length; i++) {
+    const ev = EVAL_LINE_RE.exec(lines[i]);
+    if (ev) {
+      // stands for itself: replaced by a placeholder machine token so file order is kept
+      evaluated.set(evaluated.size, { machine: ev[1], login: ev[2], passwordCommand: ev[3] });
+      kept.push(`machine \u0000eval${evaluated.size - 1}`);
+      continue;
+    }
     kept.push(lines[i]);
     if (/(^|\s)macdef(\s|$)/.test(lines[i])) {
       while (i + 1 < lines.length && lines[i + 1].trim() !== '') i++;
@@ -60,8 +77,11 @@ export function parseNetrc(text: string): NetrcEntry[] {
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i];
     if (t === 'machine') {
-      cur = { machine: toks[++i] ?? '' };
+      const name = toks[++i] ?? '';
+      const ev = name.startsWith('\u0000eval') ? evaluated.get(Number(name.slice(5))) : undefined;
+      cur = ev ?? { machine: name };
       entries.push(cur);
+      if (ev) cur = undefined; // nothing more belongs to an evaluated line
       inDefault = false;
     } else if (t === 'default') {
       cur = undefined;

@@ -125,12 +125,17 @@ test('--creds without password takes the password for that user from the files',
 
 test('enroot netrc: ENROOT_CONFIG_PATH, machine without port, $VAR passwords evaluated', async () => {
   const h = await home('h5', {
-    'cfg/.credentials': 'machine localhost login me password $MY_TOKEN\nmachine registry-1.docker.io login hub password hubpw\n',
+    'cfg/.credentials':
+      'machine localhost login me password $MY_TOKEN\nmachine registry-1.docker.io login hub password hubpw\n' +
+      `machine cmd.example.com login AWS password $(printf '%s' "from-cmd" | tr a-z A-Z)\n` +
+      'machine fail.example.com login x password $(exit 7)\n',
   });
   const env = { ...baseEnv(), ENROOT_CONFIG_PATH: join(h, 'cfg'), MY_TOKEN: 's3cr3t' };
   const r = createCredentialResolver({ homeDir: h, env });
   assert.deepEqual(await r.get('localhost:5000'), { username: 'me', password: 's3cr3t' });
   assert.deepEqual(await r.get('docker.io'), { username: 'hub', password: 'hubpw' });
+  assert.deepEqual(await r.get('cmd.example.com'), { username: 'AWS', password: 'FROM-CMD' });
+  await assert.rejects(r.get('fail.example.com'), (e: unknown) => isOci2fsError(e, ErrorCode.AUTH) && /machine fail\.example\.com in .*\.credentials evaluated to nothing/.test(e.message));
 });
 
 test('credential helpers: credHelpers per host, credsStore for the rest, <token> means identity token', async () => {

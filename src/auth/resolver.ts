@@ -37,8 +37,6 @@ export interface DetailedCredentialResolver extends CredentialResolver {
   lookup(registryHost: string, repository?: string): Promise<CredentialSource | undefined>;
 }
 
-/** enroot substitutes passwords that start with this (doc/cmd/import.md). */
-const ENROOT_EVAL_PREFIX = '$';
 /** Time limit for evaluating an enroot `$…` password. */
 const EVAL_TIMEOUT_MS = 30_000;
 
@@ -71,10 +69,14 @@ export function credentialSources(opts: CredentialResolverOptions): Source[] {
   return list.filter((s) => (seen.has(s.path) ? false : (seen.add(s.path), true)));
 }
 
-/** Evaluate an enroot `$…` password with /bin/sh, as enroot does; the user's own config file. */
+/**
+ * Evaluate an enroot `$…` password as enroot does: `/bin/sh -c "echo REST"`
+ * (the user's own configuration file). As curl then reads the result as a
+ * netrc token, the password is its first whitespace-separated word.
+ */
 function evalPassword(path: string, machine: string, expr: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('/bin/sh', ['-c', `printf '%s' "${expr}"`], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn('/bin/sh', ['-c', `echo ${expr}`], { env, stdio: ['ignore', 'pipe', 'ignore'] });
     const out: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGKILL'), EVAL_TIMEOUT_MS);
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -86,7 +88,11 @@ function evalPassword(path: string, machine: string, expr: string, env: NodeJS.P
       clearTimeout(timer);
       if (code !== 0) {
         reject(new Oci2fsError(ErrorCode.AUTH, `evaluating the password of machine ${machine} in ${path} failed (exit ${code ?? 'by signal'})`));
-      } else resolvePromise(Buffer.concat(out).toString('utf8'));
+      } else {
+        const word = Buffer.concat(out).toString('utf8').trim().split(/\s+/)[0] ?? '';
+        if (word === '') reject(new Oci2fsError(ErrorCode.AUTH, `the password of machine ${machine} in ${path} evaluated to nothing; check its command`));
+        else resolvePromise(word);
+      }
     });
   });
 }
@@ -163,10 +169,10 @@ export function createCredentialResolver(opts: CredentialResolverOptions): Detai
     const entries = await loadNetrc(path);
     if (!entries) return undefined;
     for (const e of entries) {
-      if (!machineMatches(e.machine, host) || e.login === undefined || e.password === undefined) continue;
+      if (!machineMatches(e.machine, host) || e.login === undefined) continue;
+      if (e.password === undefined && e.passwordCommand === undefined) continue;
       if (credsUser !== undefined && e.login !== credsUser) continue;
-      let password = e.password;
-      if (password.startsWith(ENROOT_EVAL_PREFIX)) password = await evalPassword(path, e.machine, password, env);
+      const password = e.passwordCommand !== undefined ? await evalPassword(path, e.machine, e.passwordCommand, env) : (e.password as string);
       return { source: path, credential: { username: e.login, password } };
     }
     return undefined;
