@@ -122,7 +122,8 @@ export class DataWriter {
     const rec: FileData = { start: 0, blocks: new Array<number>(fullBlocks).fill(0), fragment: INVALID_FRAGMENT, fragmentOffset: 0, sparse: 0 };
     if (size === 0) return rec;
     const hash = inode.content.kind === 'file' && inode.content.sparse ? null : createHash('sha256');
-    this.enqueue(() => { rec.start = this.pos; }, false);
+    // Files without full blocks keep start 0: nothing is read from there.
+    if (fullBlocks > 0) this.enqueue(() => { rec.start = this.pos; }, false);
     let cur = new Uint8Array(Math.min(bs, size));
     let curLen = 0;
     let index = 0;
@@ -164,7 +165,7 @@ export class DataWriter {
       const key = `${hash.digest('hex')}:${size}`;
       const first = this.seen.get(key);
       if (first) {
-        this.enqueue(() => { this.pos = rec.start; }, false); // drop this copy's blocks
+        if (fullBlocks > 0) this.enqueue(() => { this.pos = rec.start; }, false); // drop this copy's blocks
         return first;
       }
       this.seen.set(key, rec);
