@@ -176,7 +176,8 @@ export async function* readEntries(src: ByteSource, opts: TarReadOptions): Async
       if (type === undefined) {
         const flag = JSON.stringify(String.fromCharCode(h.typeflag));
         if (!opts.lenient) throw tarInvalid(ctx, `unsupported entry type flag ${flag}`);
-        await skipExact(src, h.size + paddingFor(h.size), ctx);
+        const size = interpretPax(globals, local, ctx, limits).size ?? h.size;
+        await skipExact(src, size + paddingFor(size), ctx);
         local = [];
         localBytes = 0;
         longName = longLink = undefined;
@@ -219,9 +220,11 @@ async function buildEntry(
   // A regular file whose name ends in "/" is a directory (old tars, GNU tar rule).
   if (type === 'file' && h.typeflag !== TYPE.GNU_SPARSE && path.endsWith('/')) type = 'dir';
   const declared = pax.size ?? h.size;
-  // Like Go archive/tar (what image builders use): these types carry no data,
-  // except that GNU dumpdirs ('D') hold a listing we skip.
-  const hasData = type === 'file' || h.typeflag === TYPE.GNU_DUMPDIR;
+  // Like Go archive/tar (what image builders use): links, devices, fifos and
+  // directories carry no data whatever their size field says; GNU dumpdirs
+  // ('D') hold a listing we skip, and a "file/" turned directory keeps its
+  // data area (skipped) so we stay in step with the archive.
+  const hasData = headerType === 'file' || h.typeflag === TYPE.GNU_DUMPDIR;
   const areaSize = hasData ? declared : 0;
   const entry: TarEntry = {
     path,

@@ -79,6 +79,7 @@ export function interpretPax(
   ctx: TarContext,
   limits: TarLimits,
 ): PaxOverrides {
+  if (globals.size === 0 && local.length === 0) return { xattrs: new Map() };
   const kv = new Map(globals);
   const pairs: { key: string; value: Uint8Array }[] = [];
   for (const r of local) {

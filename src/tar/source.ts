@@ -99,10 +99,20 @@ export class IterableSource implements ByteSource {
   }
 }
 
+/**
+ * Read-ahead of FileSource: small reads (headers) are served from one
+ * buffered window, so listing a layer costs about one pread per window
+ * rather than one per header.
+ */
+export const FILE_READAHEAD = 64 << 10;
+
 /** A ByteSource over a file, reading with positional reads. */
 export class FileSource implements ByteSource {
   position = 0;
   private closed = false;
+  /** Buffered window [winStart, winStart + win.length); a new buffer per refill. */
+  private win: Uint8Array = new Uint8Array(0);
+  private winStart = 0;
 
   private constructor(
     private readonly fh: FileHandle,
@@ -121,18 +131,33 @@ export class FileSource implements ByteSource {
     }
   }
 
-  async readSome(max: number): Promise<Uint8Array> {
-    const n = Math.min(max, this.size - this.position, SOURCE_CHUNK);
-    if (n <= 0) return new Uint8Array(0);
+  private async pread(n: number, at: number): Promise<Uint8Array> {
     const buf = Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
-      const { bytesRead } = await this.fh.read(buf, got, n - got, this.position + got);
+      const { bytesRead } = await this.fh.read(buf, got, n - got, at + got);
       if (bytesRead === 0) break; // file shrank underneath us
       got += bytesRead;
     }
-    this.position += got;
     return buf.subarray(0, got);
+  }
+
+  async readSome(max: number): Promise<Uint8Array> {
+    const n = Math.min(max, this.size - this.position, SOURCE_CHUNK);
+    if (n <= 0) return new Uint8Array(0);
+    const inWin = this.position - this.winStart;
+    let out: Uint8Array;
+    if (inWin >= 0 && inWin < this.win.length) {
+      out = this.win.subarray(inWin, inWin + Math.min(n, this.win.length - inWin));
+    } else if (n >= FILE_READAHEAD) {
+      out = await this.pread(n, this.position);
+    } else {
+      this.win = await this.pread(Math.min(FILE_READAHEAD, this.size - this.position), this.position);
+      this.winStart = this.position;
+      out = this.win.subarray(0, Math.min(n, this.win.length));
+    }
+    this.position += out.length;
+    return out;
   }
 
   async read(n: number): Promise<Uint8Array> {
