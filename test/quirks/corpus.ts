@@ -207,7 +207,7 @@ export const QUIRK_CASES: QuirkCase[] = [
   },
   {
     name: 'odd-names',
-    layers: [[f('new\nline', '1'), f('tab\there', '2'), f('back\\slash', '3'), f('bad\xff\xfeutf8', '4'), f('caf\xc3\xa9', 'nfc'), f('cafe\xcc\x81', 'nfd'), f(' lead space', '5'), f('x=y', '6')]],
+    layers: [[f('new\nline', '1'), f('tab\there', '2'), f('back\\slash', '3'), f('bad\xff\xfeutf8', '4'), f('caf\xc3\xa9', 'nfc'), f('cafe\xcc\x81', 'nfd'), f(' lead space', '5'), f('x=y', '6'), d('dir\xff/', { mtimeNsec: 5 }), f('dir\xff/in\xfe', 'i', { mtimeSec: -5, mtimeNsec: 7, xattrs: { 'user.n\xff': 'v' } }), l('dir\xff/l\xfd', 't', { mtimeNsec: 9 })]],
     expect: g(
       ROOT,
       `/ lead space file 0644 0:0 ${T} size=1 data=5`,
@@ -215,6 +215,9 @@ export const QUIRK_CASES: QuirkCase[] = [
       `/bad\\xff\\xfeutf8 file 0644 0:0 ${T} size=1 data=4`,
       `/cafe\\xcc\\x81 file 0644 0:0 ${T} size=3 data=nfd`,
       `/caf\\xc3\\xa9 file 0644 0:0 ${T} size=3 data=nfc`,
+      '/dir\\xff dir 0755 0:0 1600000000.000000005',
+      '/dir\\xff/in\\xfe file 0644 0:0 -5.000000007 size=1 data=i xattr user.n\\xff=76',
+      '/dir\\xff/l\\xfd symlink 0777 0:0 1600000000.000000009 -> t',
       `/new\\x0aline file 0644 0:0 ${T} size=1 data=1`,
       `/tab\\x09here file 0644 0:0 ${T} size=1 data=2`,
       `/x=y file 0644 0:0 ${T} size=1 data=6`,

@@ -126,7 +126,14 @@ export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteD
     items.push({ path, rel: relBytes(path), inode, primary });
   });
   const firstRel = new Map<Inode, Buffer>();
-  const xattrJobs: { path: string; xattrs: Map<string, Uint8Array> }[] = [];
+  /** Xattrs to set, by raw relative path (insertion order = walk order). */
+  const xattrJobs = new Map<string, Map<string, Uint8Array>>();
+  const addXattr = (rel: Buffer, name: string, value: Uint8Array): void => {
+    const key = rel.toString('latin1');
+    let m = xattrJobs.get(key);
+    if (m === undefined) xattrJobs.set(key, (m = new Map()));
+    m.set(name, value);
+  };
 
   // Pass 1: create (pre-order) and chown.
   let done = 0;
@@ -177,7 +184,7 @@ export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteD
       const owner = encodeRootlessOwner(inode.uid, inode.gid);
       if (owner !== null) {
         if (inode.kind === 'symlink') skip(it.path, `owner ${inode.uid}:${inode.gid} (symlinks cannot carry user.* xattrs)`);
-        else inode.xattrs.has(ROOTLESS_XATTR) || xattrJobs.push({ path: it.rel.toString('latin1'), xattrs: new Map([[ROOTLESS_XATTR, owner]]) });
+        else addXattr(it.rel, ROOTLESS_XATTR, owner);
       }
     } else if (it.path === '/') {
       await chown(p, inode.uid, inode.gid);
@@ -190,15 +197,13 @@ export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteD
         xs = new Map([...xs].filter(([k]) => k.startsWith('user.') && inode.kind !== 'symlink'));
         for (const k of inode.xattrs.keys()) if (!xs.has(k)) skip(it.path, `xattr ${k} (needs root${inode.kind === 'symlink' ? '; symlink' : ''})`);
       }
-      const job = xattrJobs.find((j) => j.path === it.rel.toString('latin1'));
-      if (job) for (const [k, v] of xs) job.xattrs.set(k, v);
-      else if (xs.size > 0) xattrJobs.push({ path: it.rel.toString('latin1'), xattrs: new Map(xs) });
+      for (const [k, v] of xs) addXattr(it.rel, k, v);
     }
     if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'dir', done, total: items.length });
   }
 
   // Xattrs in one batch, after every chown.
-  await restoreXattrs(outDir, tmp.next(), xattrJobs);
+  await restoreXattrs(outDir, tmp.next(), [...xattrJobs].map(([path, xattrs]) => ({ path, xattrs })));
 
   // Pass 2 (post-order): modes, then timestamps.
   for (let i = items.length - 1; i >= 0; i--) {
