@@ -135,6 +135,11 @@ test('decompression bombs hit the ratio limit; maxOutput caps any stream', { ski
   await assert.rejects(collect(from(fs.readFileSync(p('whole'))), { maxOutput: 1000 }), failsWith(ErrorCode.LIMIT));
 });
 
+test('zstd frames that need a window over 128 MiB (zstd --long=28) are E_LIMIT', { skip: !HAVE_ZSTD && 'zstd missing' }, async () => {
+  const long = execSync('head -c 1048576 /dev/zero | zstd -q --long=28 -c', { maxBuffer: 1 << 24 });
+  await assert.rejects(collect(from(long)), failsWith(ErrorCode.LIMIT, /window larger than 128 MiB/));
+});
+
 test('decompression is pulled: stopping early reads only part of the input', { skip: !HAVE_ZSTD && 'zstd missing' }, async () => {
   const big = execSync('head -c 33554432 /dev/zero | zstd -q -c --no-content-size', { maxBuffer: 1 << 24 });
   let fed = 0;

@@ -32,6 +32,14 @@ export const ZSTD_IN_SLICE = 128 << 10;
 
 function corrupt(label: string, e: unknown): Oci2fsError {
   const why = e instanceof Error ? e.message : String(e);
+  if (/too much memory/i.test(why)) {
+    return new Oci2fsError(
+      ErrorCode.LIMIT,
+      `${label}: zstd frame needs a window larger than ${1 << (ZSTD_WINDOW_LOG_MAX - 20)} MiB (made with \`zstd --long\`?); ` +
+        'like the zstd CLI we refuse such frames by default — recompress the layer without --long',
+      { cause: e },
+    );
+  }
   return new Oci2fsError(
     ErrorCode.COMPRESSION,
     `${label}: zstd stream is corrupt (${why}); re-fetch the layer`,
