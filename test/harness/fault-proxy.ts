@@ -63,6 +63,8 @@ export interface RecordedRequest {
   /** Full request target (path + query). */
   url: string;
   range?: string;
+  /** The Accept header, if any. */
+  accept?: string;
   /** True when the request carried an Authorization header (its value is not kept). */
   authorization: boolean;
   /** The fault applied, if any. */
@@ -115,6 +117,7 @@ function record(req: IncomingMessage): RecordedRequest {
     authorization: req.headers.authorization !== undefined,
   };
   if (typeof req.headers.range === 'string') r.range = req.headers.range;
+  if (typeof req.headers.accept === 'string') r.accept = req.headers.accept;
   return r;
 }
 
