@@ -40,7 +40,7 @@ export const STORE_USAGE = `Store:
 export const SOURCE_USAGE = `${STORE_USAGE}
 Source:
   --platform OS/ARCH[/VAR]   image platform to select from an index (default: this host's)
-  --creds USER:PASSWORD      registry credentials (else auth.json, Docker config, netrc)
+  --creds USER[:PASSWORD]    registry credentials (else auth.json, Docker config, netrc)
   --authfile PATH            containers auth.json to read credentials from
   --insecure-registry HOST   reach HOST over plain HTTP / unverified TLS (repeatable)
   --registries-conf PATH     containers registries.conf (mirrors, insecure registries)
@@ -83,9 +83,8 @@ export function sourceOptionsFrom(values: Record<string, unknown>, env: NodeJS.P
   if (jobs !== undefined) opts.jobs = jobs;
   if (values.offline) opts.offline = true;
   if (values.creds !== undefined) {
-    const creds = values.creds as string;
-    if (!creds.includes(':')) throw new Oci2fsError(ErrorCode.USAGE, '--creds must be USER:PASSWORD');
-    opts.creds = creds;
+    // USER alone is fine: the password is then looked up for USER in the other credential sources.
+    opts.creds = values.creds as string;
   }
   if (values.authfile !== undefined) opts.authfile = values.authfile as string;
   const insecure = values['insecure-registry'] as string[] | undefined;
