@@ -2,6 +2,7 @@
  * Builds the inode table, directory table and xattr table from the planned
  * inode order and the finished data area (pure: bytes in memory, no I/O).
  */
+import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { countLinks, makedev, sortedChildren, type DirInode, type Inode } from '../../tree/types.js';
 import type { BlockCompressFn } from '../compressors/index.js';
 import {
@@ -71,7 +72,7 @@ export function buildTables(inp: TableInputs): MetadataTables {
   };
   const put = (x: Inode, bytes: Uint8Array): void => {
     const number = plan.numbers.get(x)!;
-    if (number !== refs.size + 1) throw new Error(`inode order mismatch: writing #${number} after ${refs.size}`);
+    if (number !== refs.size + 1) throw new Oci2fsError(ErrorCode.INTERNAL, `squashfs inode order mismatch: writing #${number} after ${refs.size}`);
     const r = inodes.position();
     refs.set(x, r);
     exportRefs[number - 1] = packRef(r);

@@ -13,6 +13,7 @@
  * Identical xattr sets share one id; a value longer than a reference that
  * was already written is stored out of line, pointing at the first copy.
  */
+import { Oci2fsError, ErrorCode } from '../../errors.js';
 import type { BlockCompressFn } from '../compressors/index.js';
 import { Bytes } from './bytes.js';
 import { INVALID_XATTR, XATTR_ID_ENTRY_SIZE, XATTR_PREFIXES, XATTR_VALUE_OOL } from './constants.js';
@@ -101,7 +102,7 @@ export class XattrTableBuilder {
     header.writeUInt32LE(0, 12);
     const idsAt = at + kvBytes.length;
     const t = encodeLookupTable(this.ids.bytes(), idsAt, this.compress, header);
-    if (this.ids.length !== this.count * XATTR_ID_ENTRY_SIZE) throw new Error('xattr id table size mismatch');
+    if (this.ids.length !== this.count * XATTR_ID_ENTRY_SIZE) throw new Oci2fsError(ErrorCode.INTERNAL, 'xattr id table size mismatch');
     return { bytes: Buffer.concat([kvBytes, t.bytes]), tableStart: idsAt + t.indexOffset };
   }
 }
