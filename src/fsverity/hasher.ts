@@ -12,7 +12,11 @@
  * Memory is bounded: one pending data block plus one pending tree block per
  * level (a handful of levels even for terabyte files).
  */
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+
+/** One-shot hashing: crypto.hash (Node >= 20.12) avoids a Hash object per block. */
+type OneShot = (alg: string, data: Uint8Array, enc: 'buffer') => Buffer;
+const oneShot = (nodeCrypto as unknown as { hash?: OneShot }).hash;
 import { Oci2fsError, ErrorCode } from '../errors.js';
 
 /** Hash algorithms fs-verity supports, with their FS_VERITY_HASH_ALG_* ids (linux/fsverity.h). */
@@ -82,7 +86,9 @@ export function createFsverityHasher(opts: FsverityOptions = {}): FsverityHasher
   let finished = false;
   const levels: Level[] = [];
 
-  const hashOf = (data: Uint8Array): Buffer => createHash(alg).update(data).digest();
+  const hashOf = oneShot
+    ? (data: Uint8Array): Buffer => oneShot(alg, data, 'buffer')
+    : (data: Uint8Array): Buffer => nodeCrypto.createHash(alg).update(data).digest();
 
   /** Appends one hash to tree level `i`, cascading full blocks upward. */
   const push = (i: number, h: Buffer): void => {
