@@ -47,8 +47,9 @@ function listTs(dir: string): string[] {
   return out;
 }
 
+/** The top-level unit of a file; compiled `.js` specifiers name `.ts` sources. */
 function unitOf(file: string): string {
-  return relative(srcDir, file).split('/')[0];
+  return relative(srcDir, file.replace(/\.js$/, '.ts')).split('/')[0];
 }
 
 test('every src folder has a layer', () => {
@@ -59,6 +60,7 @@ test('every src folder has a layer', () => {
 
 test('imports point only to the same folder or lower layers', () => {
   const violations: string[] = [];
+  let checked = 0;
   for (const file of listTs(srcDir)) {
     if (file.endsWith('.test.ts')) continue;
     const from = unitOf(file);
@@ -66,11 +68,13 @@ test('imports point only to the same folder or lower layers', () => {
     for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) {
       const target = resolve(dirname(file), m[1]);
       const to = unitOf(target);
+      checked++;
       if (to === from) continue;
       if (!(to in LAYERS) || LAYERS[to] >= LAYERS[from]) {
         violations.push(`${relative(srcDir, file)} imports ${m[1]} (${from}:${LAYERS[from]} -> ${to}:${LAYERS[to]})`);
       }
     }
   }
+  assert.ok(checked > 100, `only ${checked} imports seen: is the scan broken?`);
   assert.deepEqual(violations, []);
 });
