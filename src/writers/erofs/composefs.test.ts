@@ -190,3 +190,32 @@ test('xxh32 matches the reference vectors', async () => {
   assert.equal(xxh32(Buffer.from('abc'), 0), 0x32d153ff);
   assert.equal(xxh32(Buffer.from('Nobody inspects the spammish repetition'), 0), 0xe2293b2f);
 });
+
+test('tree -> image equals tree -> dumpfile -> tree -> image (the two paths describe the same composefs)', async () => {
+  const { makeTestTree } = await import('./testtree.js');
+  const { formatDumpfile } = await import('../../dumpfile/index.js');
+  const { fsverityDigestStream } = await import('../../fsverity/index.js');
+  const { readFile: readTreeFile } = await import('../../tree/content.js');
+  const { walk } = await import('../../tree/types.js');
+  const { mkdir } = await import('node:fs/promises');
+  await withTmp(async (dir) => {
+    const src = join(dir, 'src');
+    await mkdir(src);
+    const tree = validateTree(await makeTestTree(src));
+    const digests = new Map<FileInode, string>();
+    const files: FileInode[] = [];
+    walk(tree.root, (_p, i) => {
+      if (i.kind === 'file' && i.size > 0 && !files.includes(i)) files.push(i);
+    });
+    for (const f of files) digests.set(f, await fsverityDigestStream(readTreeFile(f)));
+    assert.throws(() => formatDumpfile(tree), /No fs-verity digest/);
+    const dump = formatDumpfile(tree, { digests });
+    const a = join(dir, 'a.img');
+    const b = join(dir, 'b.img');
+    const ra = await writeComposefs(tree, a, { digests });
+    const rb = await writeComposefs(validateTree(parseDumpfile(dump)), b);
+    assert.equal(ra.fsverityDigest, rb.fsverityDigest);
+    assert.deepEqual(await readFile(a), await readFile(b));
+    assert.ok(ra.objects > 5);
+  });
+});
