@@ -57,18 +57,19 @@ export function crc32c(data: Uint8Array): number {
   return ~crc32cRaw(0xffffffff, data) >>> 0;
 }
 
-/** Raw update with a little-endian u32 (inode numbers, group numbers). */
+/** Raw update with a little-endian u32 (inode numbers, group numbers); no allocation. */
 export function crc32cU32(crc: number, value: number): number {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, value >>> 0, true);
-  return crc32cRaw(crc, b);
+  const t0 = TABLES[0];
+  let c = crc >>> 0;
+  let v = value >>> 0;
+  for (let k = 0; k < 4; k++) {
+    c = t0[(c ^ v) & 0xff] ^ (c >>> 8);
+    v >>>= 8;
+  }
+  return c >>> 0;
 }
 
 /** Raw update with a little-endian u64 (block numbers of xattr blocks). */
 export function crc32cU64(crc: number, value: number): number {
-  const b = new Uint8Array(8);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, value % 0x1_0000_0000, true);
-  dv.setUint32(4, Math.floor(value / 0x1_0000_0000), true);
-  return crc32cRaw(crc, b);
+  return crc32cU32(crc32cU32(crc, value % 0x1_0000_0000), Math.floor(value / 0x1_0000_0000));
 }

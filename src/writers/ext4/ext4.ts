@@ -83,12 +83,73 @@ export async function writeExt4(tree: ValidatedTree, outPath: string, opts: Ext4
   return { bytes, blocks: geom.blocks, inodes: geom.inodesPerGroup * geom.groups };
 }
 
+/** Files up to this size are read ahead concurrently (small-file latency dominates otherwise). */
+const PREFETCH_FILE_MAX = 1 << 20;
+/** Read-ahead window: at most this many files… */
+const PREFETCH_FILES = 64;
+/** …and this many bytes held in memory. */
+const PREFETCH_BYTES = 32 << 20;
+
+type Chunks = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/**
+ * Reads small files ahead of the writer, in order, within a bounded window,
+ * so many open/read/close round trips overlap instead of running one by one.
+ */
+class ReadAhead {
+  private readonly pending = new Map<number, Promise<Uint8Array[]>>();
+  private next = 0;
+  private bytes = 0;
+
+  constructor(private readonly items: Prepared[]) {}
+
+  private small(i: number): boolean {
+    const inode = this.items[i].node.inode;
+    return inode?.kind === 'file' && this.items[i].extents.length > 0 && inode.size <= PREFETCH_FILE_MAX;
+  }
+
+  /** Starts reads for items after `current` while the window has room. */
+  fill(current: number): void {
+    if (this.next <= current) this.next = current + 1;
+    while (this.next < this.items.length && this.pending.size < PREFETCH_FILES && this.bytes < PREFETCH_BYTES) {
+      const i = this.next++;
+      if (!this.small(i)) continue;
+      const inode = this.items[i].node.inode;
+      if (!inode || inode.kind !== 'file') continue;
+      this.bytes += inode.size;
+      const job = (async () => {
+        const parts: Uint8Array[] = [];
+        for await (const c of readFile(inode)) parts.push(c);
+        return parts;
+      })();
+      job.catch(() => undefined); // surfaced when taken
+      this.pending.set(i, job);
+    }
+  }
+
+  /** The content of item `i`: prefetched chunks, or a live stream. */
+  take(i: number): Chunks {
+    const job = this.pending.get(i);
+    const inode = this.items[i].node.inode;
+    if (!inode || inode.kind !== 'file') return [];
+    if (!job) return readFile(inode);
+    this.pending.delete(i);
+    this.bytes -= inode.size;
+    return (async function* () {
+      yield* await job;
+    })();
+  }
+}
+
 /** Streams every inode's blocks in allocation order (xattr block, data, extent tree). */
 async function writeData(out: ImageOutput, prepared: Prepared[], id: Identity, events: ProgressListener): Promise<void> {
   const total = prepared.length;
   let done = 0;
   const written = new Set<object>();
-  for (const p of prepared) {
+  const ahead = new ReadAhead(prepared);
+  for (let i = 0; i < prepared.length; i++) {
+    const p = prepared[i];
+    ahead.fill(i);
     const xb = p.xattrBlock;
     if (xb && !written.has(xb)) {
       written.add(xb);
@@ -98,10 +159,10 @@ async function writeData(out: ImageOutput, prepared: Prepared[], id: Identity, e
     }
     if (p.blocks) {
       for (const e of p.extents) {
-        for (let i = 0; i < e.len; i++) await out.write((e.physical + i) * BLOCK_SIZE, p.blocks[e.logical + i]);
+        for (let k = 0; k < e.len; k++) await out.write((e.physical + k) * BLOCK_SIZE, p.blocks[e.logical + k]);
       }
     } else if (p.node.inode?.kind === 'file' && p.extents.length > 0) {
-      await streamFile(out, p);
+      await streamFile(out, p, ahead.take(i));
     }
     if (p.extentMapped) {
       const tree = buildExtentTree(p.extents, p.treeBlocks, inodeSeed(id.fsSeed, p.node.ino));
@@ -113,13 +174,11 @@ async function writeData(out: ImageOutput, prepared: Prepared[], id: Identity, e
 }
 
 /** Copies a file's logical bytes into its extents; bytes in holes (unallocated blocks) are dropped. */
-async function streamFile(out: ImageOutput, p: Prepared): Promise<void> {
-  const inode = p.node.inode;
-  if (!inode || inode.kind !== 'file') return;
+async function streamFile(out: ImageOutput, p: Prepared, chunks: Chunks): Promise<void> {
   const ext = p.extents;
   let ei = 0;
   let pos = 0;
-  for await (const chunk of readFile(inode)) {
+  for await (const chunk of chunks) {
     let off = 0;
     while (off < chunk.length && ei < ext.length) {
       const at = pos + off;
