@@ -38,6 +38,7 @@ const h = (path: string, linkname: string): EntrySpec => ({ path, type: 'hardlin
 const NAME150 = 'n'.repeat(150);
 const NAME255 = 'x'.repeat(255);
 const TARGET300 = '/' + 't'.repeat(299);
+const DEEP = Array.from({ length: 30 }, (_, i) => `level${String(i).padStart(2, '0')}-${'d'.repeat(23)}`);
 const CAP = '\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'; // VFS_CAP_REVISION_2, CAP_NET_BIND_SERVICE
 
 export const QUIRK_CASES: QuirkCase[] = [
@@ -284,6 +285,12 @@ export const QUIRK_CASES: QuirkCase[] = [
       `/sda1 blockdev 0660 0:6 ${T} 8,1`,
       `/sparse file 0644 0:0 ${T} size=65536 sha256=6f4eaa30d31fdc56`,
     ),
+  },
+  {
+    // 30 implicit directories, a 932-byte path: pax path records, deep recursion in every writer.
+    name: 'deep-nesting',
+    layers: [[f(`${DEEP.join('/')}/leaf`, 'deep')]],
+    expect: g(ROOT, ...DEEP.map((_, i) => `/${DEEP.slice(0, i + 1).join('/')} dir ${IMPL}`), `/${DEEP.join('/')}/leaf file 0644 0:0 ${T} size=4 data=deep`),
   },
   {
     name: 'aufs-metadata-ignored',

@@ -119,3 +119,24 @@ test('writeDir unprivileged: owners in user.rootlesscontainers, devices skipped'
   const ls = execFileSync('stat', ['-c', '%a %u %n', join(work, 'out', 'ids-modes-times', 'suid')], { encoding: 'utf8' });
   assert.match(ls, /^4755 65534 /);
 });
+
+test('writeDir creates sockets and wraps host errors as E_IO', async (t) => {
+  const { validateTree } = await import('../../tree/validate.js');
+  const { newDir, IMPLICIT_DIR } = await import('../../tree/path.js');
+  const root = newDir(IMPLICIT_DIR);
+  root.children.set('sock', { kind: 'socket', mode: 0o755, uid: 0, gid: 0, mtimeSec: 5, mtimeNsec: 0, xattrs: new Map() });
+  const out = join(tmp, 'sock');
+  await writeDir(validateTree(root), out, { rootless: !isRoot });
+  assert.match(execFileSync('stat', ['-c', '%F %a %Y', join(out, 'sock')], { encoding: 'utf8' }), /^socket 755 5\n$/);
+
+  // A path longer than PATH_MAX (4096) cannot be reached by path-based syscalls.
+  const deep = newDir(IMPLICIT_DIR);
+  let d = deep;
+  for (let i = 0; i < 20; i++) {
+    const c = newDir(IMPLICIT_DIR);
+    d.children.set('z'.repeat(250), c);
+    d = c;
+  }
+  if (!isRoot) t.diagnostic('rootless run');
+  await assert.rejects(writeDir(validateTree(deep), join(tmp, 'deep')), (e: unknown) => isOci2fsError(e, 'E_IO') && /PATH_MAX/.test((e as Error).message));
+});

@@ -109,6 +109,18 @@ async function makeSocket(abs: Buffer, tmpAbs: string): Promise<void> {
  */
 export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteDirOptions = {}): Promise<WriteDirResult> {
   await checkOutDir(outDir, opts.allowNonEmpty ?? false);
+  const at = { path: '/' };
+  try {
+    return await writeEntries(tree, outDir, opts, at);
+  } catch (e) {
+    if (e instanceof Oci2fsError) throw e;
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const hint = code === 'ENAMETOOLONG' ? ' (paths longer than PATH_MAX cannot be written by the dir writer)' : code === 'ENOSPC' ? ' (disk full)' : '';
+    throw new Oci2fsError(ErrorCode.IO, `Writing ${JSON.stringify(at.path)} under ${outDir} failed: ${(e as Error).message}${hint}`, { cause: e });
+  }
+}
+
+async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirOptions, at: { path: string }): Promise<WriteDirResult> {
   const rootless = opts.rootless ?? process.geteuid?.() !== 0;
   const skipped: WriteDirResult['skipped'] = [];
   const skip = (path: string, what: string): void => {
@@ -138,6 +150,7 @@ export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteD
   // Pass 1: create (pre-order) and chown.
   let done = 0;
   for (const it of items) {
+    at.path = it.path;
     const { inode } = it;
     const p = abs(it.rel);
     if (it.path !== '/') {
@@ -208,6 +221,7 @@ export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteD
   // Pass 2 (post-order): modes, then timestamps.
   for (let i = items.length - 1; i >= 0; i--) {
     const it = items[i];
+    at.path = it.path;
     const { inode } = it;
     if (!it.primary) continue;
     if (rootless && (inode.kind === 'chardev' || inode.kind === 'blockdev')) continue;

@@ -3,7 +3,6 @@
  * to content objects through overlayfs xattrs, byte-identical to what the C
  * `mkcomposefs` writes for the same tree. Every rule is in docs/composefs.md.
  */
-import { open, unlink } from 'node:fs/promises';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { countLinks, makedev, stMode, walk, type DirInode, type FileInode, type Inode, type ValidatedTree } from '../../tree/types.js';
 import { createFsverityHasher } from '../../fsverity/index.js';
@@ -13,7 +12,7 @@ import { layout } from './layout.js';
 import { byteCmp, newENode, type EDirent, type ENode } from './model.js';
 import { prepareObjects, type ObjectRef } from './objects.js';
 import { serialize } from './serialize.js';
-import { ImageSink } from './sink.js';
+import { writeImageFile } from './output.js';
 
 /** overlayfs xattr names (Documentation/filesystems/overlayfs.rst). */
 const OVERLAY_PREFIX = 'trusted.overlay.';
@@ -234,21 +233,6 @@ export async function writeComposefs(tree: ValidatedTree, outPath: string, opts:
   const { nodes, hasAcl } = build(tree, version, objs.refs, opts.inlineMax);
   const L = layout(nodes);
   const hasher = createFsverityHasher();
-  let fh;
-  try {
-    fh = await open(outPath, 'w', 0o644);
-  } catch (e) {
-    throw new Oci2fsError(ErrorCode.IO, `Cannot create composefs image ${outPath}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    const sink = new ImageSink(fh, hasher);
-    await serialize(sink, nodes, L, { composefs: { version, hasAcl } });
-    await sink.flush();
-    await fh.close();
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(outPath).catch(() => undefined);
-    throw e;
-  }
+  await writeImageFile(outPath, 'composefs image', (sink) => serialize(sink, nodes, L, { composefs: { version, hasAcl } }), hasher);
   return { fsverityDigest: hasher.digest().toString('hex'), newObjects: objs.newObjects, objects: objs.objects };
 }

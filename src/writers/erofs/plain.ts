@@ -5,14 +5,13 @@
  * sparse files as chunk-based inodes whose holes are null chunks.
  * See docs/erofs.md.
  */
-import { open, unlink } from 'node:fs/promises';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { countLinks, makedev, stMode, walk, type DirInode, type FileInode, type Inode, type ValidatedTree } from '../../tree/types.js';
 import { EROFS_BLKSIZ_BITS, EROFS_CHUNK_FORMAT_BLKBITS_MASK, EROFS_FEATURE_INCOMPAT_CHUNKED_FILE, EROFS_XATTR_IBODY_HEADER_SIZE } from './constants.js';
 import { layout, xattrEntrySize, xattrIndex } from './layout.js';
 import { byteCmp, newENode, type EDirent, type ENode } from './model.js';
 import { serialize } from './serialize.js';
-import { ImageSink } from './sink.js';
+import { writeImageFile } from './output.js';
 
 /** Sparse files are split into at most this many chunks (the block map then stays <= 256 KiB). */
 export const MAX_SPARSE_CHUNKS = 65536;
@@ -21,10 +20,9 @@ const XATTR_SUFFIX_MAX = 255;
 const XATTR_VALUE_MAX = 0xffff;
 const XATTR_ICOUNT_MAX = 0xffff;
 
-export interface ErofsOptions {
-  /** Reserved for future options (compression is not supported). */
-  readonly _?: never;
-}
+/** Options of writeErofs: none yet (images are always uncompressed, 4 KiB blocks). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ErofsOptions {}
 
 export interface ErofsResult {
   /** Image size in bytes. */
@@ -124,23 +122,6 @@ function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
 export async function writeErofs(tree: ValidatedTree, outPath: string, _opts: ErofsOptions = {}): Promise<ErofsResult> {
   const { nodes, chunked } = build(tree);
   const L = layout(nodes);
-  let fh;
-  try {
-    fh = await open(outPath, 'w', 0o644);
-  } catch (e) {
-    throw new Oci2fsError(ErrorCode.IO, `Cannot create EROFS image ${outPath}: ${(e as Error).message}`, { cause: e });
-  }
-  let bytes = 0;
-  try {
-    const sink = new ImageSink(fh);
-    await serialize(sink, nodes, L, { featureIncompat: chunked ? EROFS_FEATURE_INCOMPAT_CHUNKED_FILE : 0 });
-    await sink.flush();
-    bytes = sink.pos;
-    await fh.close();
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(outPath).catch(() => undefined);
-    throw e;
-  }
+  const bytes = await writeImageFile(outPath, 'EROFS image', (sink) => serialize(sink, nodes, L, { featureIncompat: chunked ? EROFS_FEATURE_INCOMPAT_CHUNKED_FILE : 0 }));
   return { bytes };
 }

@@ -15,7 +15,9 @@ import { makeIdentity, type Identity } from './identity.js';
 import { inodeSeed } from './inode.js';
 import { writeMetadata } from './metadata.js';
 import { ImageOutput } from './output.js';
-import { prepareAll, type Prepared } from './prepare.js';
+import { prepareAll, prepareJournal, type Prepared } from './prepare.js';
+import { journalBlocksFor, journalSuperblock } from './journal.js';
+import { dataBlocksLowerBound } from './allocate.js';
 import { chooseSize } from './sizing.js';
 import { finishXattrBlock } from './xattr.js';
 
@@ -31,7 +33,7 @@ export interface Ext4Options {
   label?: string;
   /** UUID; default derived from the tree (metadata, sizes, sparse maps) and options. */
   uuid?: string;
-  /** Internal journal (inode 8). Not supported yet: must be false/undefined. */
+  /** Internal journal (inode 8), sized like mke2fs (4–128 MiB); default false. */
   journal?: boolean;
   /** Superblock timestamps (mkfs/write/check time) and lost+found's mtime; default the root's mtime. */
   mtime?: number;
@@ -59,14 +61,19 @@ const PHASE = 'ext4';
  */
 export async function writeExt4(tree: ValidatedTree, outPath: string, opts: Ext4Options = {}): Promise<Ext4Result> {
   const events = opts.events ?? silent;
-  if (opts.journal) {
-    throw new Oci2fsError(ErrorCode.UNSUPPORTED, 'ext4 journal creation is not implemented; write without a journal (tune2fs -O has_journal can add one later)');
-  }
   const collected = collect(tree);
   const time = opts.mtime ?? tree.root.mtimeSec;
   const salt = JSON.stringify([opts.size ?? null, opts.headroom ?? null, opts.inodes ?? null, opts.label ?? '', time]);
   const id = makeIdentity(collected.summary, salt, opts.uuid, opts.label);
   const { prepared, xattrBlocks } = prepareAll(collected.nodes, id.fsSeed, id.hashSeed, time);
+  let journal: Prepared | null = null;
+  if (opts.journal) {
+    // sized like mke2fs from the filesystem size (requested, or estimated from the content)
+    const estimate = opts.size !== undefined ? Math.floor(opts.size / BLOCK_SIZE) : dataBlocksLowerBound(prepared, xattrBlocks) * (1 + (opts.headroom ?? 0.2));
+    const jblocks = journalBlocksFor(estimate);
+    journal = prepareJournal(jblocks, journalSuperblock(jblocks, id.uuid), time);
+    prepared.unshift(journal); // allocated first: one contiguous run right after the metadata
+  }
   const usedInodes = collected.nodes[collected.nodes.length - 1].ino;
   const { geom, alloc } = chooseSize(opts, usedInodes, prepared, xattrBlocks);
   const bytes = opts.size ?? geom.blocks * BLOCK_SIZE;
@@ -74,7 +81,8 @@ export async function writeExt4(tree: ValidatedTree, outPath: string, opts: Ext4
   const out = await ImageOutput.create(outPath, bytes);
   try {
     await writeData(out, prepared, id, events);
-    await writeMetadata(out, { geom, used: alloc.used, prepared, id, time, usedInodes });
+    const jnl = journal && journal.iBlock ? { iBlock: journal.iBlock, size: journal.size } : null;
+    await writeMetadata(out, { geom, used: alloc.used, prepared, id, time, usedInodes, journal: jnl });
     await out.close();
   } catch (e) {
     await out.close().catch(() => undefined);
@@ -157,7 +165,9 @@ async function writeData(out: ImageOutput, prepared: Prepared[], id: Identity, e
       finishXattrBlock(blk, xb.refcount, xb.blockNr, id.fsSeed);
       await out.write(xb.blockNr * BLOCK_SIZE, blk);
     }
-    if (p.blocks) {
+    if (p.journalHead) {
+      await out.write(p.extents[0].physical * BLOCK_SIZE, p.journalHead);
+    } else if (p.blocks) {
       for (const e of p.extents) {
         for (let k = 0; k < e.len; k++) await out.write((e.physical + k) * BLOCK_SIZE, p.blocks[e.logical + k]);
       }

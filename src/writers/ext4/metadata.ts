@@ -23,6 +23,8 @@ export interface MetadataInput {
   time: number;
   /** Highest inode number in use (all of 1..usedInodes are in use). */
   usedInodes: number;
+  /** Journal inode's i_block and size for the superblock backup, when there is a journal. */
+  journal: { iBlock: Uint8Array; size: number } | null;
 }
 
 /** Counts zero bits in bytes [from, to) of a bitmap. */
@@ -114,7 +116,7 @@ export async function writeMetadata(out: ImageOutput, m: MetadataInput): Promise
     uuid: id.uuid,
     label: id.label,
     hashSeed: id.hashSeed,
-    journal: null,
+    journal: m.journal,
   };
   for (let g = 0; g < geom.groups; g++) {
     if (!groupHasSuper(g)) continue;

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
-import { stMode, S_IFDIR } from '../../tree/types.js';
-import { BLOCK_SIZE, I_BLOCK_SIZE, LINK_MAX, LOST_FOUND_INO } from './constants.js';
+import { stMode, S_IFDIR, S_IFREG } from '../../tree/types.js';
+import { BLOCK_SIZE, I_BLOCK_SIZE, JOURNAL_INO, LINK_MAX, LOST_FOUND_INO } from './constants.js';
 import { fileRanges, type BlockRange, type Node } from './collect.js';
 import { buildDir, emptyLeaf } from './dir.js';
 import type { Extent } from './extent.js';
@@ -49,6 +49,8 @@ export interface Prepared {
   xattrBlock: XattrBlock | null;
   extents: Extent[];
   treeBlocks: number[];
+  /** Journal inode: only this first block has content; the rest stays zero. */
+  journalHead?: Uint8Array;
 }
 
 /** Device numbers in i_block: old 16-bit form in word 0 when both fit a byte, else the new form in word 1. */
@@ -58,6 +60,29 @@ export function deviceIBlock(major: number, minor: number): Uint8Array {
   if (major < 256 && minor < 256) dv.setUint32(0, (major << 8) | minor, true);
   else dv.setUint32(4, ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0, true);
   return b;
+}
+
+/** The journal inode (8): a regular file of `blocks` blocks whose first block is `head`. */
+export function prepareJournal(blocks: number, head: Uint8Array, time: number): Prepared {
+  return {
+    node: { ino: JOURNAL_INO, inode: null, path: '<journal>', links: 1, parent: 0, children: [] },
+    mode: S_IFREG | 0o600,
+    uid: 0,
+    gid: 0,
+    time: { sec: time, nsec: 0 },
+    size: blocks * BLOCK_SIZE,
+    links: 1,
+    ranges: [{ start: 0, len: blocks }],
+    blocks: null,
+    indexed: false,
+    extentMapped: true,
+    iBlock: null,
+    xattrArea: null,
+    xattrBlock: null,
+    extents: [],
+    treeBlocks: [],
+    journalHead: head,
+  };
 }
 
 /** Fast symlinks keep targets shorter than i_block (60 bytes) inline. */

@@ -84,3 +84,16 @@ test('GNU tar listing shows xattrs and 64-bit ids and times', async () => {
   assert.match(l2, /^-rw-r--r-- +0\/0 +1 2242-03-16 12:56:32\.123456789 future$/m);
   assert.match(l2, /^-rwsr-xr-x +0\/0 .* suid$/m);
 });
+
+test('writeTar to a stream leaves it open and writes the same bytes', async () => {
+  const { PassThrough } = await import('node:stream');
+  const { tree } = trees.find((t) => t.name === 'deep-nesting')!;
+  const file = join(tmp, 'stream-ref.tar');
+  await writeTar(tree, file);
+  const pt = new PassThrough();
+  const chunks: Buffer[] = [];
+  pt.on('data', (c: Buffer) => chunks.push(c));
+  await writeTar(tree, pt);
+  assert.equal(pt.writableEnded, false);
+  assert.ok(Buffer.concat(chunks).equals(await readFile(file)));
+});
