@@ -78,6 +78,10 @@ test('pull gzip and zstd images; skopeo reads them back from the store', async (
     const name = `${reg.host}/${repo}`;
     const out = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${store}:${name}`], { encoding: 'utf8' }));
     assert.deepEqual(out.Layers, img.layers.map((l) => l.digest));
+    const st = JSON.parse(execFileSync('umoci', ['stat', '--image', `${store}:${name}`, '--json'], { encoding: 'utf8' })) as {
+      history: { layer: { digest: string } | null }[];
+    };
+    assert.deepEqual(st.history.map((h) => h.layer?.digest), img.layers.map((l) => l.digest));
   }
   const v = await runCli(['verify', '--store', store]);
   assert.equal(v.code, 0, v.stdout);
