@@ -7,7 +7,7 @@ import {
   F_NAME, F_MODE, F_UID, F_GID, F_SIZE, F_MTIME, F_CHKSUM, F_TYPEFLAG, F_LINKNAME,
   F_MAGIC, F_VERSION, F_DEVMAJOR, F_DEVMINOR, F_PREFIX,
   F_GNU_ISEXTENDED, F_GNU_REALSIZE, F_GNU_SPARSE,
-  MAGIC_USTAR, MAGIC_GNU, CHKSUM_SPACE, TYPE,
+  MAGIC_USTAR, MAGIC_GNU, VERSION_GNU, CHKSUM_SPACE, TYPE, BASE256_SIGN, type Field,
   GNU_SPARSE_DESC_SIZE, GNU_SPARSE_FIELD_SIZE, GNU_SPARSE_IN_HEADER,
 } from './constants.js';
 import { decodeNumber, decodeString, isBase256 } from './numeric.js';
@@ -63,16 +63,30 @@ export function headerChecksums(block: Uint8Array): { unsigned: number; signed: 
   return { unsigned, signed };
 }
 
+/** True when the bytes at `offset` equal the byte string `s`. */
+function bytesEqual(block: Uint8Array, offset: number, s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (block[offset + i] !== s.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The POSIX (unsigned) checksum alone: the common case, checked first. */
+function unsignedChecksum(block: Uint8Array): number {
+  let sum = CHKSUM_SPACE * F_CHKSUM.length;
+  for (let i = 0; i < F_CHKSUM.offset; i++) sum += block[i];
+  for (let i = F_CHKSUM.offset + F_CHKSUM.length; i < TAR_BLOCK; i++) sum += block[i];
+  return sum;
+}
+
 function formatOf(block: Uint8Array): HeaderFormat {
-  const magic = decodeFixed(block, F_MAGIC.offset, F_MAGIC.length);
-  const version = decodeFixed(block, F_VERSION.offset, F_VERSION.length);
-  if (magic === MAGIC_GNU && version === ' \0') return 'gnu';
-  if (magic === MAGIC_USTAR) return 'ustar'; // version "00" (some writers leave it blank)
+  if (bytesEqual(block, F_MAGIC.offset, MAGIC_GNU) && bytesEqual(block, F_VERSION.offset, VERSION_GNU)) return 'gnu';
+  // POSIX wants version "00"; some writers leave it blank, so only the magic counts.
+  if (bytesEqual(block, F_MAGIC.offset, MAGIC_USTAR)) return 'ustar';
   return 'v7';
 }
 
-function decodeFixed(block: Uint8Array, offset: number, length: number): string {
-  return Buffer.from(block.buffer, block.byteOffset + offset, length).toString('latin1');
+/** A numeric field holding a negative GNU base-256 number. */
+function isNegative256(block: Uint8Array, f: Field): boolean {
+  return isBase256(block, f) && (block[f.offset] & BASE256_SIGN) !== 0;
 }
 
 function isDeviceType(t: number): boolean {
@@ -87,9 +101,11 @@ function isDeviceType(t: number): boolean {
 export function decodeHeader(block: Uint8Array, ctx: TarContext): RawHeader {
   if (block.length < TAR_BLOCK) throw tarInvalid(ctx, 'archive ends inside a header block');
   const stored = decodeNumber(block, F_CHKSUM, ctx, 'chksum');
-  const sums = headerChecksums(block);
-  if (stored !== sums.unsigned && stored !== sums.signed) {
-    throw tarInvalid(ctx, `header checksum mismatch (stored ${stored}, computed ${sums.unsigned})`);
+  if (stored !== unsignedChecksum(block)) {
+    const sums = headerChecksums(block);
+    if (stored !== sums.signed) {
+      throw tarInvalid(ctx, `header checksum mismatch (stored ${stored}, computed ${sums.unsigned})`);
+    }
   }
   const format = formatOf(block);
   const typeflag = block[F_TYPEFLAG.offset];
@@ -98,9 +114,8 @@ export function decodeHeader(block: Uint8Array, ctx: TarContext): RawHeader {
     const prefix = decodeString(block, F_PREFIX);
     if (prefix.length > 0) name = `${prefix}/${name}`;
   }
-  for (const [f, what] of [[F_SIZE, 'size'], [F_UID, 'uid'], [F_GID, 'gid']] as const) {
-    if (isBase256(block, f) && (block[f.offset] & 0x40) !== 0) throw tarInvalid(ctx, `negative ${what}`);
-  }
+  if (isNegative256(block, F_SIZE)) throw tarInvalid(ctx, 'negative size');
+  if (isNegative256(block, F_UID) || isNegative256(block, F_GID)) throw tarInvalid(ctx, 'negative uid/gid');
   const h: RawHeader = {
     format,
     name,

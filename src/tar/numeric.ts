@@ -18,30 +18,30 @@ const DIGIT_7 = 0x37;
  * the safe integer range are rejected.
  */
 export function decodeNumber(block: Uint8Array, f: Field, ctx: TarContext, name: string): number {
-  const b = block.subarray(f.offset, f.offset + f.length);
-  if (b[0] & BASE256_FLAG) return decodeBase256(b, ctx, name);
-  let i = 0;
-  while (i < b.length && (b[i] === SPACE || b[i] === NUL)) i++;
+  const start = f.offset;
+  const end = f.offset + f.length;
+  if (block[start] & BASE256_FLAG) return decodeBase256(block.subarray(start, end), ctx, name);
+  let i = start;
+  while (i < end && (block[i] === SPACE || block[i] === NUL)) i++;
   let v = 0;
   let digits = 0;
-  for (; i < b.length; i++) {
-    const c = b[i];
+  for (; i < end; i++) {
+    const c = block[i];
     if (c === SPACE || c === NUL) break;
     if (c < DIGIT_0 || c > DIGIT_7) {
-      throw tarInvalid(ctx, `${name} field is not octal (${JSON.stringify(latin1(b))})`);
+      throw tarInvalid(ctx, `${name} field is not octal (${JSON.stringify(latin1(block.subarray(start, end)))})`);
     }
     v = v * 8 + (c - DIGIT_0);
     digits++;
   }
   // Only blanks may follow the terminator.
-  for (; i < b.length; i++) {
-    if (b[i] !== SPACE && b[i] !== NUL) {
-      throw tarInvalid(ctx, `${name} field has trailing garbage (${JSON.stringify(latin1(b))})`);
+  for (; i < end; i++) {
+    if (block[i] !== SPACE && block[i] !== NUL) {
+      throw tarInvalid(ctx, `${name} field has trailing garbage (${JSON.stringify(latin1(block.subarray(start, end)))})`);
     }
   }
-  if (!Number.isSafeInteger(v) || digits > 17) {
-    throw tarInvalid(ctx, `${name} field is too large`);
-  }
+  // 17 octal digits = 51 bits: always exact in a double.
+  if (digits > 17) throw tarInvalid(ctx, `${name} field is too large`);
   return v;
 }
 
@@ -81,9 +81,11 @@ export function latin1(b: Uint8Array): string {
 
 /** Bytes up to the first NUL (or the whole field), as a byte string. */
 export function decodeString(block: Uint8Array, f: Field): string {
-  const b = block.subarray(f.offset, f.offset + f.length);
-  const end = b.indexOf(NUL);
-  return latin1(end < 0 ? b : b.subarray(0, end));
+  let end = f.offset;
+  const max = f.offset + f.length;
+  while (end < max && block[end] !== NUL) end++;
+  if (end === f.offset) return '';
+  return latin1(block.subarray(f.offset, end));
 }
 
 /** Writes a byte string into a field (must fit; the rest stays NUL). */

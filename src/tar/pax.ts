@@ -85,6 +85,7 @@ export function parsePaxInt(value: Uint8Array, key: string, ctx: TarContext): nu
 }
 
 const NS_PER_SEC = 1_000_000_000n;
+const NS = 1_000_000_000;
 
 /**
  * Parses a pax time "[-]SEC[.FRACTION]" exactly (no floating point) into
@@ -99,6 +100,14 @@ export function parsePaxTime(value: Uint8Array, key: string, ctx: TarContext): {
   const frac = m[3] ?? '';
   const frac9 = frac.slice(0, 9).padEnd(9, '0');
   const extra = /[1-9]/.test(frac.slice(9));
+  if (m[2].length <= 15) {
+    // Fast path: whole seconds below 10^15 are exact in a double.
+    const whole = Number(m[2]);
+    const ns = Number(frac9);
+    if (!negative) return { sec: whole, nsec: ns };
+    const f = ns + (extra ? 1 : 0);
+    return f === 0 ? { sec: whole === 0 ? 0 : -whole, nsec: 0 } : { sec: -whole - 1, nsec: NS - f };
+  }
   let total = BigInt(m[2]) * NS_PER_SEC + BigInt(frac9);
   if (negative) total = -total - (extra ? 1n : 0n);
   let sec = total / NS_PER_SEC;

@@ -161,8 +161,11 @@ export class FileSource implements ByteSource {
   }
 
   async read(n: number): Promise<Uint8Array> {
+    const first = await this.readSome(n);
+    if (first.length === n || first.length === 0) return first;
     const out = new Uint8Array(n);
-    let got = 0;
+    out.set(first, 0);
+    let got = first.length;
     while (got < n) {
       const part = await this.readSome(n - got);
       if (part.length === 0) break;
