@@ -13,9 +13,8 @@
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 import type { TarEntry } from '../tar/entry.js';
-import { joinPath, lookup, normalizeComponents, resolveDir, unsafePath } from './path.js';
+import { IMPLICIT_DIR, joinPath, lookup, newDir, normalizeComponents, resolveDir, unsafePath } from './path.js';
 import { applyRootMetadata } from './root.js';
-import { newDir, IMPLICIT_DIR } from './path.js';
 import type { DirInode, Inode } from './types.js';
 
 /** AUFS whiteout prefix (OCI image-spec layer.md "Whiteouts"). */
@@ -100,6 +99,17 @@ function applyWhiteout(ctx: Ctx, e: TarEntry, comps: string[]): void {
   parent.dir.children.delete(name);
 }
 
+/** The directory that holds the entry (created as needed), or null after reporting a problem. */
+function parentOf(ctx: Ctx, e: TarEntry, comps: string[]): { dir: DirInode; name: string } | null {
+  const parent = resolveDir(ctx.root, comps.slice(0, -1), true);
+  if (!parent.ok) {
+    const why = parent.reason === 'loop' ? 'too many levels of symbolic links' : 'is not a directory';
+    problem(ctx, new Oci2fsError(ErrorCode.TAR_INVALID, `${describe(ctx, e)}: parent ${JSON.stringify(parent.at)} ${why}`));
+    return null;
+  }
+  return { dir: parent.dir, name: comps[comps.length - 1] };
+}
+
 /** Phase 2: one addition/modification entry. */
 function applyEntry(ctx: Ctx, e: TarEntry, comps: string[]): void {
   if (comps.length === 0) {
@@ -109,16 +119,6 @@ function applyEntry(ctx: Ctx, e: TarEntry, comps: string[]): void {
     }
     return;
   }
-  const name = comps[comps.length - 1];
-  const parent = resolveDir(ctx.root, comps.slice(0, -1), true);
-  if (!parent.ok) {
-    const why = parent.reason === 'loop' ? 'too many levels of symbolic links' : 'is not a directory';
-    problem(ctx, new Oci2fsError(ErrorCode.TAR_INVALID, `${describe(ctx, e)}: parent ${JSON.stringify(parent.at)} ${why}`));
-    return;
-  }
-  const dir = parent.dir;
-  const existing = dir.children.get(name);
-
   if (e.type === 'hardlink') {
     const tcomps = normalizeComponents(e.linkname);
     if (tcomps === null) {
@@ -136,9 +136,15 @@ function applyEntry(ctx: Ctx, e: TarEntry, comps: string[]): void {
       problem(ctx, new Oci2fsError(ErrorCode.TAR_INVALID, `${describe(ctx, e)} is a hardlink to directory ${JSON.stringify(e.linkname)}; directories cannot be hardlinked`));
       return;
     }
-    dir.children.set(name, target);
+    const at = parentOf(ctx, e, comps);
+    if (at !== null) at.dir.children.set(at.name, target);
     return;
   }
+
+  const at = parentOf(ctx, e, comps);
+  if (at === null) return;
+  const { dir, name } = at;
+  const existing = dir.children.get(name);
 
   const inode = inodeFromEntry(e, ctx.layer.tarPath);
   if (inode.kind === 'dir' && existing !== undefined && existing.kind === 'dir') {
