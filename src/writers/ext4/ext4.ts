@@ -4,7 +4,6 @@
  * xattr placement, block allocation), then stream file contents in one
  * sequential pass and write the metadata. See docs/ext4.md.
  */
-import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { silent, type ProgressListener } from '../../events.js';
 import { readFile } from '../../tree/content.js';
 import type { ValidatedTree } from '../../tree/types.js';
