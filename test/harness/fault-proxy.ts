@@ -177,7 +177,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
 
   function forward(req: IncomingMessage, res: ServerResponse, fault: Fault | undefined, body: Buffer): void {
     const headers: OutgoingHttpHeaders = { ...req.headers };
-    if (fault?.kind === 'ignore-range') delete headers.range;
+    // a redirect parks the whole body; the blob server applies the Range itself
+    if (fault?.kind === 'ignore-range' || fault?.kind === 'redirect') delete headers.range;
     const up = httpRequest({ host: upHost, port: upPort, method: req.method, path: req.url, headers, agent }, (ur) => {
       const status = ur.statusCode ?? 502;
       if (fault?.kind === 'redirect' && status === 200) {
