@@ -85,10 +85,17 @@ export function inodeFromEntry(e: TarEntry, tarPath: string): Inode {
 /** Phase 1: one whiteout entry against the lower layers' tree. */
 function applyWhiteout(ctx: Ctx, e: TarEntry, comps: string[]): void {
   const base = comps[comps.length - 1];
-  const parent = resolveDir(ctx.root, comps.slice(0, -1), false);
-  if (!parent.ok) return; // whiteout of something that does not exist: no-op
+  // Symlinks are NOT followed here: a whiteout names a path of the upper
+  // (overlay) directory, whose parents are real directories; a lower symlink
+  // on the way is hidden by the upper directory anyway (phase 2 replaces it).
+  let dir: DirInode = ctx.root;
+  for (const c of comps.slice(0, -1)) {
+    const next = dir.children.get(c);
+    if (next === undefined || next.kind !== 'dir') return; // nothing below to hide: no-op
+    dir = next;
+  }
   if (base === OPAQUE_WHITEOUT) {
-    parent.dir.children.clear();
+    dir.children.clear();
     return;
   }
   const name = base.slice(WHITEOUT_PREFIX.length);
@@ -96,7 +103,7 @@ function applyWhiteout(ctx: Ctx, e: TarEntry, comps: string[]): void {
     ctx.warn('W_WHITEOUT_INVALID', `${describe(ctx, e)} is a whiteout without a usable name; ignored`);
     return;
   }
-  parent.dir.children.delete(name);
+  dir.children.delete(name);
 }
 
 /** The directory that holds the entry (created as needed), or null after reporting a problem. */

@@ -190,6 +190,19 @@ export const QUIRK_CASES: QuirkCase[] = [
     ),
   },
   {
+    // Whiteouts name upper-directory paths: they never act through a lower symlink.
+    name: 'whiteout-not-through-symlink',
+    layers: [[d('usr/'), d('usr/lib/'), f('usr/lib/keep', 'k'), l('lib', 'usr/lib'), l('abs', '/usr')], [f('lib/.wh.keep', ''), f('lib/.wh..wh..opq', ''), f('abs/.wh.lib', '')]],
+    expect: g(
+      '/ dir 0755 0:0 1600000000.000000000',
+      `/abs symlink 0777 0:0 ${T} -> /usr`,
+      `/lib symlink 0777 0:0 ${T} -> usr/lib`,
+      `/usr dir 0755 0:0 ${T}`,
+      `/usr/lib dir 0755 0:0 ${T}`,
+      `/usr/lib/keep file 0644 0:0 ${T} size=1 data=k`,
+    ),
+  },
+  {
     name: 'root-metadata-from-usr',
     layers: [[d('./', { mode: 0o700, uid: 5 }), d('usr/', { mode: 0o750, uid: 1, gid: 2, mtimeSec: 99, mtimeNsec: 5, xattrs: { 'user.r': 'u' } })]],
     expect: g('/ dir 0750 1:2 99.000000005 xattr user.r=75', '/usr dir 0750 1:2 99.000000005 xattr user.r=75'),
