@@ -162,3 +162,23 @@ test('verify reports corrupt and missing blobs, repair removes the corrupt ones'
   await store.verify({ repair: true });
   await assert.rejects(stat(layerPath));
 });
+
+test('cleanTemp removes old leftovers but keeps fresh ones and recent partials', async (t) => {
+  const store = await tempStore(t);
+  const tmp = await store.dir('tmp');
+  const locks = await store.dir('locks');
+  const { utimes } = await import('node:fs/promises');
+  const old = new Date(Date.now() - 2 * 3600_000);
+  const files = {
+    oldTemp: join(tmp, 'index.json.tmp-host.1.abc'),
+    newTemp: join(tmp, 'index.json.tmp-host.2.def'),
+    partial: join(tmp, `sha256-${'c'.repeat(64)}.partial`),
+    helper: join(locks, 'index.json.lock.0123456789ab'),
+    lock: join(locks, 'index.json.lock'),
+  };
+  for (const p of Object.values(files)) await writeFile(p, 'x');
+  for (const p of [files.oldTemp, files.partial, files.helper, files.lock]) await utimes(p, old, old);
+  const removed = await store.cleanTemp();
+  assert.deepEqual(removed.sort(), [files.helper, files.oldTemp].sort());
+  assert.deepEqual((await store.cleanTemp(3600_000, 3600_000)).sort(), [files.partial]);
+});

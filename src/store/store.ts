@@ -5,7 +5,7 @@
  * atomically. See docs/store.md.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
@@ -33,6 +33,10 @@ import { verifyStore, type VerifyReport } from './verify.js';
 export const DEFAULT_MAX_READ_BYTES = 64 << 20;
 /** Chunk size for streaming reads of blobs. */
 export const STREAM_CHUNK = 1 << 20;
+/** Unique temp files and lock helpers older than this are leftovers of killed processes. */
+export const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+/** Partial downloads untouched for this long are given up (a week). */
+export const PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 /** Lock name guarding index.json. */
 const INDEX_LOCK = 'index.json';
 
@@ -113,6 +117,17 @@ export class Store {
       return st.isFile() && st.size === size;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw ioError(`stat ${this.blobPath(digest)}`, e);
+    }
+  }
+
+  /** Size of the blob file if present (unverified: read it with readBlob/streamBlob). */
+  async blobSize(digest: string): Promise<number | undefined> {
+    try {
+      const st = await stat(this.blobPath(digest));
+      return st.isFile() ? st.size : undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw ioError(`stat ${this.blobPath(digest)}`, e);
     }
   }
@@ -300,6 +315,51 @@ export class Store {
       if (this.queues.get(file) === mine) this.queues.delete(file);
       done();
     }
+  }
+
+  /**
+   * Removes leftovers of killed processes: unique temp files (`*.tmp-*`) and
+   * lock helper files older than `maxAgeMs`, and partial downloads older than
+   * `partialMaxAgeMs` whose blob is not being downloaded. Returns what was removed.
+   */
+  async cleanTemp(maxAgeMs: number = TEMP_MAX_AGE_MS, partialMaxAgeMs: number = PARTIAL_MAX_AGE_MS): Promise<string[]> {
+    const removed: string[] = [];
+    const now = Date.now();
+    const old = async (p: string, age: number) => {
+      try {
+        return now - (await stat(p)).mtimeMs > age;
+      } catch {
+        return false;
+      }
+    };
+    const tmp = await this.dir('tmp');
+    for (const name of (await readdir(tmp)).sort()) {
+      const p = join(tmp, name);
+      const m = /^sha256-([a-f0-9]{64})\.partial$/.exec(name);
+      if (m) {
+        if (!(await old(p, partialMaxAgeMs))) continue;
+        try {
+          await this.withLock(`blob-${DIGEST_ALGORITHM}-${m[1]}`, () => unlink(p), { timeoutMs: 0 });
+          removed.push(p);
+        } catch {
+          // being downloaded right now: keep it
+        }
+      } else if (name.includes('.tmp-') && (await old(p, maxAgeMs))) {
+        await unlink(p).catch(() => {});
+        removed.push(p);
+      }
+    }
+    const locks = await this.dir('locks');
+    for (const name of (await readdir(locks)).sort()) {
+      // lock helper files: NAME.lock.<token> and NAME.lock.stale.<rand>; never NAME.lock itself
+      if (name.endsWith('.lock')) continue;
+      const p = join(locks, name);
+      if (await old(p, maxAgeMs)) {
+        await unlink(p).catch(() => {});
+        removed.push(p);
+      }
+    }
+    return removed;
   }
 
   /** Re-hashes every blob and checks that every named image is complete. `repair` removes corrupt blobs. */

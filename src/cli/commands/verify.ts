@@ -13,7 +13,9 @@ every image named in index.json has its manifest, config and layers.
 Prints one line per problem and a summary; exits with status 8 (E_STORE)
 if anything is bad.
 
-  --repair                   delete corrupt blobs (the next pull re-fetches them)
+  --repair                   delete corrupt blobs (the next pull re-fetches them), temp
+                             files of killed processes older than an hour, and partial
+                             downloads untouched for a week
   --json                     print {"ok": N, "bad": [{"digest","problem"}]}
 
 ${STORE_USAGE}`,
@@ -21,10 +23,12 @@ ${STORE_USAGE}`,
   async run({ values }, io) {
     const store = await openStore(values, io.env);
     const report = await store.verify({ repair: values.repair === true });
+    const cleaned = values.repair ? await store.cleanTemp() : [];
     if (values.json) {
-      io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      io.stdout.write(JSON.stringify(values.repair ? { ...report, removedTemp: cleaned } : report, null, 2) + '\n');
     } else {
       for (const b of report.bad) io.stdout.write(`BAD ${b.digest}: ${b.problem}\n`);
+      for (const p of cleaned) io.stdout.write(`removed leftover ${p}\n`);
       io.stdout.write(`${report.ok} blobs ok, ${report.bad.length} problems in ${store.root}\n`);
     }
     if (report.bad.length > 0) {
