@@ -86,7 +86,13 @@ export function collect(tree: ValidatedTree): Collected {
   const inoOf = new Map<Inode, number>();
   const nodes: Node[] = [];
   const lpfTree = root.children.get('lost+found');
-  const lpf = lpfTree && lpfTree.kind === 'dir' ? lpfTree : null;
+  if (lpfTree && lpfTree.kind !== 'dir') {
+    throw new Oci2fsError(
+      ErrorCode.TREE_INVALID,
+      `/lost+found is a ${lpfTree.kind}, but ext4 reserves that name for the lost+found directory (inode 11); remove or rename it before writing ext4`,
+    );
+  }
+  const lpf = lpfTree ?? null;
   let next = FIRST_INO + 1;
 
   const rootNode: Node = { ino: ROOT_INO, inode: root, path: '/', links: 0, parent: ROOT_INO, children: [] };

@@ -15,6 +15,8 @@ import { encodeInodeXattrs, encodeXattrBlock, fitsXattrBlock, prepareXattrs } fr
 
 /** mke2fs makes lost+found this many blocks (16 KiB) so e2fsck never has to grow it. */
 const LOST_FOUND_BLOCKS = 4;
+/** Largest file: extent logical block numbers are 32-bit (16 TiB - 4 KiB with 4 KiB blocks). */
+const MAX_FILE_SIZE = (2 ** 32 - 1) * BLOCK_SIZE;
 /** Most inodes one xattr block may serve (EXT4_XATTR_REFCOUNT_MAX); then a new copy starts. */
 const XATTR_REFCOUNT_MAX = 1024;
 /** Default lost+found permissions (mke2fs). */
@@ -127,6 +129,9 @@ export function prepareAll(
       p.ranges = [{ start: 0, len: d.blocks.length }];
       if (p.links > LINK_MAX) p.links = 1; // dir_nlink: "many" subdirectories
     } else if (t.kind === 'file') {
+      if (t.size > MAX_FILE_SIZE) {
+        throw new Oci2fsError(ErrorCode.TREE_INVALID, `${node.path} is ${t.size} bytes; ext4 with 4 KiB blocks holds at most ${MAX_FILE_SIZE} bytes per file`);
+      }
       p.extentMapped = true;
       p.size = t.size;
       p.ranges = fileRanges(t);

@@ -1,0 +1,94 @@
+/**
+ * Edge cases: the tree's own lost+found, names ext4 reserves, content that
+ * is not available, option validation, a given UUID and label.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, isOci2fsError } from '../../errors.js';
+import { validateTree } from '../../tree/validate.js';
+import type { DirInode, Inode } from '../../tree/types.js';
+import { writeExt4 } from './index.js';
+
+const base = { uid: 0, gid: 0, mtimeSec: 1_600_000_000, mtimeNsec: 0, xattrs: new Map<string, Uint8Array>() };
+const dirOf = (children: [string, Inode][] = [], mode = 0o755): DirInode => ({ kind: 'dir', mode, ...base, children: new Map(children) });
+const file = (text: string): Inode => ({ kind: 'file', mode: 0o644, ...base, size: text.length, content: { kind: 'inline', data: Buffer.from(text) } });
+
+function withTmp(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-ext4-edge-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function fsck(img: string): string {
+  const r = spawnSync('e2fsck', ['-fn', img], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  return r.stdout;
+}
+
+const debugfs = (img: string, cmd: string): string =>
+  execFileSync('debugfs', ['-R', cmd, img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+
+test('an empty tree gives a tiny clean filesystem with lost+found as inode 11', async (t) => {
+  const dir = withTmp(t);
+  const img = join(dir, 'e.img');
+  const r = await writeExt4(validateTree(dirOf()), img);
+  assert.equal(r.bytes, 256 * 4096);
+  fsck(img);
+  assert.match(debugfs(img, 'stat /lost+found'), /Inode: 11\s+Type: directory\s+Mode:\s+0700/);
+  assert.match(debugfs(img, 'stat /lost+found'), /Size: 16384/);
+});
+
+test("the tree's own lost+found directory becomes inode 11 with its entries", async (t) => {
+  const dir = withTmp(t);
+  const img = join(dir, 'l.img');
+  await writeExt4(validateTree(dirOf([['lost+found', dirOf([['kept', file('kept\n')]], 0o750)], ['a', file('a')]])), img);
+  fsck(img);
+  assert.match(debugfs(img, 'stat /lost+found'), /Inode: 11\s+Type: directory\s+Mode:\s+0750/);
+  assert.equal(debugfs(img, 'cat /lost+found/kept'), 'kept\n');
+});
+
+test('a non-directory /lost+found is rejected with E_TREE_INVALID', async (t) => {
+  const dir = withTmp(t);
+  await assert.rejects(writeExt4(validateTree(dirOf([['lost+found', file('x')]])), join(dir, 'x.img')), (e: unknown) => {
+    assert.ok(isOci2fsError(e, ErrorCode.TREE_INVALID));
+    assert.match((e as Error).message, /lost\+found/);
+    return true;
+  });
+});
+
+test('content that is only referenced cannot be written', async (t) => {
+  const dir = withTmp(t);
+  const ext: Inode = { kind: 'file', mode: 0o644, ...base, size: 10, content: { kind: 'external', payload: 'ab/cdef' } };
+  await assert.rejects(writeExt4(validateTree(dirOf([['x', ext]])), join(dir, 'x.img')), (e: unknown) => isOci2fsError(e, ErrorCode.TREE_INVALID));
+});
+
+test('options: given UUID and label are used; a long label and too few inodes are rejected', async (t) => {
+  const dir = withTmp(t);
+  const img = join(dir, 'u.img');
+  await writeExt4(validateTree(dirOf([['a', file('a')]])), img, { uuid: '01234567-89ab-cdef-0123-456789abcdef', label: 'my-root' });
+  fsck(img);
+  const h = execFileSync('dumpe2fs', ['-h', img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.match(h, /Filesystem UUID:\s+01234567-89ab-cdef-0123-456789abcdef/);
+  assert.match(h, /Filesystem volume name:\s+my-root/);
+  await assert.rejects(writeExt4(validateTree(dirOf()), img, { label: 'x'.repeat(17) }), (e: unknown) => isOci2fsError(e, ErrorCode.USAGE));
+  await assert.rejects(writeExt4(validateTree(dirOf()), img, { uuid: 'nope' }), (e: unknown) => isOci2fsError(e, ErrorCode.USAGE));
+  await assert.rejects(writeExt4(validateTree(dirOf([['a', file('a')]])), img, { inodes: 5 }), (e: unknown) => isOci2fsError(e, ErrorCode.NO_SPACE));
+});
+
+test('the default UUID follows the tree: different trees, different UUIDs', async (t) => {
+  const dir = withTmp(t);
+  const uuidOf = async (tree: DirInode): Promise<string> => {
+    const img = join(dir, 'u.img');
+    await writeExt4(validateTree(tree), img);
+    return /Filesystem UUID:\s+(\S+)/.exec(execFileSync('dumpe2fs', ['-h', img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1];
+  };
+  const a1 = await uuidOf(dirOf([['a', file('a')]]));
+  const a2 = await uuidOf(dirOf([['a', file('a')]]));
+  const b = await uuidOf(dirOf([['b', file('a')]]));
+  assert.equal(a1, a2);
+  assert.notEqual(a1, b);
+});
