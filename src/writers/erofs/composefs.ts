@@ -87,17 +87,19 @@ function build(tree: ValidatedTree, version: number, refs: Map<FileInode, Object
   const xattrs = new Map<ENode, Map<string, Buffer>>();
   const primaryParent = new Map<Inode, DirInode | null>();
   const paths = new Map<Inode, string>();
-  const primaryEntries = new Set<string>();
+  const primaryName = new Map<Inode, string>();
   walk(tree.root, (path, inode, parent, name) => {
     if (!primaryParent.has(inode)) {
       primaryParent.set(inode, parent);
+      primaryName.set(inode, name);
       paths.set(inode, path);
-      if (parent) primaryEntries.add(`${paths.get(parent)}\0${name}`);
     }
   });
 
   const setX = (n: ENode, key: string, value: Buffer): void => {
-    (xattrs.get(n) as Map<string, Buffer>).set(key, value);
+    let m = xattrs.get(n);
+    if (!m) xattrs.set(n, (m = new Map()));
+    m.set(key, value);
   };
 
   for (const inode of primaryParent.keys()) {
@@ -124,6 +126,7 @@ function build(tree: ValidatedTree, version: number, refs: Map<FileInode, Object
     }
     const n = newENode({ mode, nlink: links.get(inode) ?? 1, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev, size, xattrs: [], data, ...(target !== undefined ? { target } : {}) });
     enodes.set(inode, n);
+    if (inode.xattrs.size === 0) continue;
     const xm = new Map<string, Buffer>();
     for (const [k, v] of inode.xattrs) {
       if (k.length > XATTR_NAME_MAX) fail(path, `has an xattr name longer than ${XATTR_NAME_MAX} bytes`);
@@ -172,14 +175,13 @@ function build(tree: ValidatedTree, version: number, refs: Map<FileInode, Object
   for (const [inode, parent] of primaryParent) {
     if (inode.kind !== 'dir') continue;
     const n = enodes.get(inode) as ENode;
-    const path = paths.get(inode) as string;
     const ents: EDirent[] = [
       { name: '.', target: n },
       { name: '..', target: enodes.get(parent ?? inode) as ENode },
     ];
     for (const [name, child] of inode.children) {
       const d = { name, target: enodes.get(child) as ENode };
-      if (primaryEntries.has(`${path}\0${name}`)) primaryDirents.add(d);
+      if (primaryParent.get(child) === inode && primaryName.get(child) === name) primaryDirents.add(d);
       ents.push(d);
     }
     if (inode === tree.root) {
@@ -188,7 +190,7 @@ function build(tree: ValidatedTree, version: number, refs: Map<FileInode, Object
         const name = i.toString(16).padStart(2, '0');
         if (inode.children.has(name)) continue;
         const stub = newENode({ mode: WHITEOUT_STUB_MODE, nlink: 1, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev: 0, size: 0, xattrs: [], data: { kind: 'none' } });
-        xattrs.set(stub, new Map(selinux ? [['security.selinux', Buffer.from(selinux)]] : []));
+        if (selinux) xattrs.set(stub, new Map([['security.selinux', Buffer.from(selinux)]]));
         const d = { name, target: stub };
         primaryDirents.add(d);
         ents.push(d);

@@ -54,12 +54,12 @@ function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
   const enodes = new Map<Inode, ENode>();
   const parents = new Map<Inode, DirInode | null>();
   const paths = new Map<Inode, string>();
-  const primary = new Set<string>();
+  const names = new Map<Inode, string>();
   walk(tree.root, (path, inode, parent, name) => {
     if (parents.has(inode)) return;
     parents.set(inode, parent);
+    names.set(inode, name);
     paths.set(inode, path);
-    if (parent) primary.add(`${paths.get(parent)}\0${name}`);
   });
   let chunked = false;
   for (const inode of parents.keys()) {
@@ -99,11 +99,10 @@ function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
   for (const [inode, parent] of parents) {
     if (inode.kind !== 'dir') continue;
     const n = enodes.get(inode) as ENode;
-    const path = paths.get(inode) as string;
     const ents: EDirent[] = [{ name: '.', target: n }, { name: '..', target: enodes.get(parent ?? inode) as ENode }];
     for (const [name, child] of inode.children) {
       const d = { name, target: enodes.get(child) as ENode };
-      if (primary.has(`${path}\0${name}`)) primaryDirents.add(d);
+      if (parents.get(child) === inode && names.get(child) === name) primaryDirents.add(d);
       ents.push(d);
     }
     n.dirents = ents.sort((a, b) => byteCmp(a.name, b.name));
