@@ -103,6 +103,13 @@ test('--platform selects from an index; a missing platform fails with E_PLATFORM
   assert.match(d.stderr, /linux\/amd64, linux\/arm64\/v8/);
 });
 
+test('a single-platform image asked for with another --platform fails with E_PLATFORM_NOT_FOUND', async () => {
+  const store = await newStore();
+  const r = await runCli(['pull', '--store', store, '--platform', 'linux/arm64', `oci:${single}`]);
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr, /E_PLATFORM_NOT_FOUND.*single-platform image for linux\/amd64/);
+});
+
 test('inspect shows config, platforms and layers without fetching layers', async () => {
   const store = await newStore();
   const r = await runCli(['inspect', '--store', store, `oci:${single}`]);
@@ -144,6 +151,11 @@ test('docker-archive made by skopeo: uncompressed layers whose digests are the d
   assert.deepEqual(inspected.config.env, ['X=1']);
   const byTag = await runCli(['digest', '--store', store, `docker-archive:${archive}:example.com/test/img:v1`]);
   assert.equal(byTag.stdout.trim(), o.manifestDigest);
+  const byIndex = await runCli(['digest', '--store', store, `docker-archive:${archive}:@0`]);
+  assert.equal(byIndex.stdout.trim(), o.manifestDigest, byIndex.stderr);
+  const noTag = await runCli(['digest', '--store', store, `docker-archive:${archive}:example.com/other:v1`]);
+  assert.equal(noTag.code, 4);
+  assert.match(noTag.stderr, /no image tagged example.com\/other:v1; it has: example.com\/test\/img:v1/);
   // The synthesized image is a valid OCI image for skopeo.
   const index = JSON.parse(await readFile(join(store, 'index.json'), 'utf8'));
   const name = index.manifests[0].annotations['org.opencontainers.image.ref.name'];
