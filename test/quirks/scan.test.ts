@@ -57,3 +57,18 @@ test('scan: hardlinks by inode, byte names, file content references', async () =
   assert.equal(root.mode, 0o755);
   assert.equal(root.mtimeSec, 0);
 });
+
+test('scan without getfattr: xattrs skipped with a warning event', async () => {
+  const d = join(tmp, 'noattr');
+  await mkdir(d, { recursive: true });
+  await writeFile(join(d, 'f'), 'x');
+  const saved = process.env.PATH;
+  const events: string[] = [];
+  process.env.PATH = '/nonexistent';
+  try {
+    await scanDirectory(d, { events: (e) => { if (e.type === 'warning') events.push(e.code); } });
+  } finally {
+    process.env.PATH = saved;
+  }
+  assert.deepEqual(events, ['W_NO_XATTR_TOOLS']);
+});

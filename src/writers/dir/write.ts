@@ -219,6 +219,7 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
   await restoreXattrs(outDir, tmp.next(), [...xattrJobs].map(([path, xattrs]) => ({ path, xattrs })));
 
   // Pass 2 (post-order): modes, then timestamps.
+  const nsBatches = new Map<string, string[]>();
   for (let i = items.length - 1; i >= 0; i--) {
     const it = items[i];
     at.path = it.path;
@@ -231,19 +232,36 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
     if (inode.mtimeNsec === 0 && inode.mtimeSec >= 0) {
       if (inode.kind === 'symlink') await lutimes(p, inode.mtimeSec, inode.mtimeSec);
       else await utimes(p, inode.mtimeSec, inode.mtimeSec);
+    } else if (inode.kind !== 'dir' && isUtf8(it.rel)) {
+      // Batched below: one touch per distinct timestamp (a file's times touch no directory).
+      const stamp = touchStamp(inode.mtimeSec, inode.mtimeNsec);
+      const list = nsBatches.get(stamp) ?? [];
+      list.push(it.rel.toString('utf8'));
+      nsBatches.set(stamp, list);
     } else {
-      await setTimeNs(outDir, tmp, it.rel, inode.mtimeSec, inode.mtimeNsec, inode.kind === 'symlink');
+      await withUtf8Path(outDir, tmp, it.rel, isUtf8, (rp) => run('touch', ['-h', '-c', '-d', touchStamp(inode.mtimeSec, inode.mtimeNsec), '--', rp], outDir));
+    }
+  }
+  for (const [stamp, paths] of [...nsBatches].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    for (let i = 0; i < paths.length; ) {
+      const chunk: string[] = [];
+      let len = 0;
+      while (i < paths.length && (chunk.length === 0 || len + paths[i].length < TOUCH_ARGS_BYTES)) {
+        len += paths[i].length + 1;
+        chunk.push(paths[i++]);
+      }
+      at.path = '/' + chunk[0];
+      await run('touch', ['-h', '-c', '-d', stamp, '--', ...chunk], outDir);
     }
   }
   opts.events?.({ type: 'write-progress', phase: 'dir', done: items.length, total: items.length });
   return { skipped };
 }
 
-/** `touch -h -d @SEC.NSEC` (atime = mtime) on a path given as raw bytes. */
-async function setTimeNs(outDir: string, tmp: TmpNames, rel: Buffer, sec: number, nsec: number, isLink: boolean): Promise<void> {
-  // "@-2.5" means 2.5 s before the epoch: write sec+nsec as one decimal.
-  const stamp = sec >= 0 || nsec === 0 ? `@${sec}.${String(nsec).padStart(9, '0')}` : `@-${-sec - 1}.${String(1e9 - nsec).padStart(9, '0')}`;
-  await withUtf8Path(outDir, tmp, rel, isUtf8, async (p) => {
-    await run('touch', ['-h', '-c', '-d', stamp, '--', p], outDir);
-  });
+/** Bytes of path arguments per `touch` run (well below ARG_MAX). */
+const TOUCH_ARGS_BYTES = 64 * 1024;
+
+/** touch(1) date for an exact time: "@SEC.NNNNNNNNN"; "@-2.5" is 2.5 s before the epoch. */
+export function touchStamp(sec: number, nsec: number): string {
+  return sec >= 0 || nsec === 0 ? `@${sec}.${String(nsec).padStart(9, '0')}` : `@-${-sec - 1}.${String(1e9 - nsec).padStart(9, '0')}`;
 }
