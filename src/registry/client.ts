@@ -250,7 +250,8 @@ export class RegistryClient {
     return this.tryEndpoints(loc, true, async (ep) => {
       const { t, base } = this.target(ep);
       const url = `${base}/blobs/${digest}`;
-      const headers: Record<string, string> = {};
+      // identity: fetch would otherwise undo a Content-Encoding and shift Range offsets and digests
+      const headers: Record<string, string> = { 'Accept-Encoding': 'identity' };
       if (offset > 0) headers.Range = `bytes=${offset}-`;
       const res = await this.transport.send(t, url, { method: 'GET', headers });
       if (res.status === 200) {
