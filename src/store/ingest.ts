@@ -22,6 +22,8 @@ export const INGEST_MAX_ATTEMPTS = 12;
 /** Backoff between resume attempts: first delay and cap. */
 export const INGEST_RETRY_BASE_MS = 200;
 export const INGEST_RETRY_MAX_MS = 5_000;
+/** Received bytes are written to the partial file in batches of about this size. */
+export const INGEST_WRITE_BATCH = 1 << 20;
 /** Chunk size for re-hashing an existing partial prefix. */
 const REHASH_CHUNK = 1 << 20;
 
@@ -100,6 +102,21 @@ export async function ingestPartial(
       hash = createHash('sha256');
     }
     const resumedFrom = have;
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    /** Writes the received chunks at their offset (have - pendingBytes) in one writev. */
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const at = have - pendingBytes;
+      const bufs = pending;
+      pending = [];
+      pendingBytes = 0;
+      try {
+        await fh.writev(bufs, at);
+      } catch (e) {
+        throw ioError(`write ${partialPath}`, e);
+      }
+    };
     let restarted = false;
     events?.({ type: 'blob-start', digest, size, resumeFrom: have });
 
@@ -119,18 +136,21 @@ export async function ingestPartial(
             have = 0;
             hash = createHash('sha256');
           }
-          for await (const chunk of body) {
-            if (have + chunk.length > size) {
-              throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `Blob ${digest} is longer than its declared size ${size}`);
+          try {
+            for await (const chunk of body) {
+              if (have + chunk.length > size) {
+                throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `Blob ${digest} is longer than its declared size ${size}`);
+              }
+              hash.update(chunk);
+              have += chunk.length;
+              pending.push(chunk);
+              pendingBytes += chunk.length;
+              if (pendingBytes >= INGEST_WRITE_BATCH) await flush();
+              events?.({ type: 'blob-progress', digest, bytes: have, size });
             }
-            try {
-              await fh.write(chunk, 0, chunk.length, have);
-            } catch (e) {
-              throw ioError(`write ${partialPath}`, e);
-            }
-            hash.update(chunk);
-            have += chunk.length;
-            events?.({ type: 'blob-progress', digest, bytes: have, size });
+          } finally {
+            // What was received and hashed is kept, also when the body broke off.
+            await flush();
           }
           if (have < size) throw new ShortBody(`body ended at byte ${have} of ${size}`);
         } catch (e) {
