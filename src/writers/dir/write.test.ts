@@ -125,8 +125,10 @@ test('writeDir creates sockets and wraps host errors as E_IO', async (t) => {
   const { newDir, IMPLICIT_DIR } = await import('../../tree/path.js');
   const root = newDir(IMPLICIT_DIR);
   root.children.set('sock', { kind: 'socket', mode: 0o755, uid: 0, gid: 0, mtimeSec: 5, mtimeNsec: 0, xattrs: new Map() });
+  root.children.set('fifo', { kind: 'fifo', mode: 0o600, uid: 0, gid: 0, mtimeSec: 5, mtimeNsec: 0, xattrs: new Map([['user.x', new Uint8Array([1])]]) });
   const out = join(tmp, 'sock');
-  await writeDir(validateTree(root), out, { rootless: !isRoot });
+  const { skipped } = await writeDir(validateTree(root), out, { rootless: !isRoot });
+  assert.deepEqual(skipped, [{ path: '/fifo', what: 'xattr user.x (user.* xattrs are not allowed on a fifo)' }]);
   assert.match(execFileSync('stat', ['-c', '%F %a %Y', join(out, 'sock')], { encoding: 'utf8' }), /^socket 755 5\n$/);
 
   // A path longer than PATH_MAX (4096) cannot be reached by path-based syscalls.

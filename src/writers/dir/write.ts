@@ -193,10 +193,12 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
           break;
       }
     }
+    // Linux allows user.* xattrs on regular files and directories only (xattr(7)).
+    const userXattrsOk = inode.kind === 'file' || inode.kind === 'dir';
     if (rootless) {
       const owner = encodeRootlessOwner(inode.uid, inode.gid);
       if (owner !== null) {
-        if (inode.kind === 'symlink') skip(it.path, `owner ${inode.uid}:${inode.gid} (symlinks cannot carry user.* xattrs)`);
+        if (!userXattrsOk) skip(it.path, `owner ${inode.uid}:${inode.gid} (a ${inode.kind} cannot carry the ${ROOTLESS_XATTR} xattr)`);
         else addXattr(it.rel, ROOTLESS_XATTR, owner);
       }
     } else if (it.path === '/') {
@@ -205,12 +207,12 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
       await lchown(p, inode.uid, inode.gid);
     }
     if (inode.xattrs.size > 0) {
-      let xs = inode.xattrs;
-      if (rootless) {
-        xs = new Map([...xs].filter(([k]) => k.startsWith('user.') && inode.kind !== 'symlink'));
-        for (const k of inode.xattrs.keys()) if (!xs.has(k)) skip(it.path, `xattr ${k} (needs root${inode.kind === 'symlink' ? '; symlink' : ''})`);
+      for (const [k, v] of inode.xattrs) {
+        const user = k.startsWith('user.');
+        if (user && !userXattrsOk) skip(it.path, `xattr ${k} (user.* xattrs are not allowed on a ${inode.kind})`);
+        else if (rootless && !user) skip(it.path, `xattr ${k} (needs root)`);
+        else addXattr(it.rel, k, v);
       }
-      for (const [k, v] of xs) addXattr(it.rel, k, v);
     }
     if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'dir', done, total: items.length });
   }
