@@ -113,8 +113,8 @@ export class DataWriter {
     return Buffer.from(block.buffer, block.byteOffset, block.length).equals(this.zeros.subarray(0, block.length));
   }
 
-  /** Streams one file's content into the image. */
-  async addFile(inode: FileInode): Promise<FileData> {
+  /** Streams one file's content into the image (`chunks`: its content, already read). */
+  async addFile(inode: FileInode, chunks?: Iterable<Uint8Array>): Promise<FileData> {
     const bs = this.blockSize;
     const size = inode.size;
     const fullBlocks = Math.floor(size / bs);
@@ -129,7 +129,7 @@ export class DataWriter {
     let index = 0;
     const tail = new Uint8Array(tailLen);
     let tailFill = 0;
-    for await (const chunk of readContent(inode.content, size)) {
+    for await (const chunk of chunks ?? readContent(inode.content, size)) {
       hash?.update(chunk);
       this.bytesRead += chunk.length;
       let i = 0;
