@@ -182,3 +182,28 @@ test('cleanTemp removes old leftovers but keeps fresh ones and recent partials',
   assert.deepEqual(removed.sort(), [files.helper, files.oldTemp].sort());
   assert.deepEqual((await store.cleanTemp(3600_000, 3600_000)).sort(), [files.partial]);
 });
+
+test('several processes adding refs at once: index.json keeps every ref and stays valid', async (t) => {
+  const store = await tempStore(t);
+  const m = await putImage(store);
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const storeJs = fileURLToPath(new URL('./store.js', import.meta.url));
+  const script = (p: number) => `import { Store } from ${JSON.stringify(storeJs)};
+    const s = await Store.open(${JSON.stringify(store.root)});
+    await Promise.all([0, 1, 2, 3, 4].map((i) => s.addRef('example.com/p${p}/r' + i + ':t', ${JSON.stringify(m)})));`;
+  const codes = await Promise.all(
+    [0, 1, 2, 3].map(
+      (p) =>
+        new Promise<number | null>((res) => {
+          const c = spawn(process.execPath, ['--input-type=module', '-e', script(p)], { stdio: ['ignore', 'ignore', 'inherit'] });
+          c.once('close', res);
+        }),
+    ),
+  );
+  assert.deepEqual(codes, [0, 0, 0, 0]);
+  const refs = await store.listRefs();
+  assert.equal(refs.length, 20);
+  assert.equal(JSON.parse(await readFile(join(store.root, 'index.json'), 'utf8')).manifests.length, 20);
+  assert.deepEqual(await readdir(join(store.root, 'locks')), []);
+});
