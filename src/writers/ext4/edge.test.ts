@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, isOci2fsError } from '../../errors.js';
@@ -91,4 +91,46 @@ test('the default UUID follows the tree: different trees, different UUIDs', asyn
   const b = await uuidOf(dirOf([['b', file('a')]]));
   assert.equal(a1, a2);
   assert.notEqual(a1, b);
+});
+
+test('a file with 1500 extents gets a two-level extent tree that e2fsck and the kernel read', async (t) => {
+  const dir = withTmp(t);
+  const n = 1500;
+  const stride = 8192;
+  const segs = [...Array(n).keys()].map((k) => ({ offset: k * stride + (k % 7), length: 1 + (k % 5) }));
+  const packed = Buffer.alloc(segs.reduce((s, g) => s + g.length, 0));
+  for (let i = 0; i < packed.length; i++) packed[i] = (i * 31 + 7) & 0xff;
+  const src = join(dir, 'segs.bin');
+  writeFileSync(src, packed);
+  const size = n * stride;
+  const logical = Buffer.alloc(size);
+  let o = 0;
+  for (const s of segs) {
+    packed.copy(logical, s.offset, o, o + s.length);
+    o += s.length;
+  }
+  const f: Inode = { kind: 'file', mode: 0o644, ...base, size, content: { kind: 'file', path: src, offset: 0, length: packed.length, sparse: segs } };
+  const img = join(dir, 'deep.img');
+  await writeExt4(validateTree(dirOf([['deep', f]])), img);
+  fsck(img);
+  const ex = debugfs(img, 'ex /deep');
+  assert.match(ex, /^\s*0\/\s*2\s/m, ex.slice(0, 500)); // root index level
+  assert.match(ex, /^\s*1\/\s*2\s/m); // index block level
+  assert.match(ex, /^\s*2\/\s*2\s/m); // leaves
+  const out = join(dir, 'deep.out');
+  execFileSync('debugfs', ['-R', `dump /deep ${out}`, img], { stdio: 'ignore' });
+  assert.ok(readFileSync(out).equals(logical));
+  if (process.getuid?.() !== 0) return t.skip('not root: no loop mount');
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-o', 'loop,ro', img, mnt], { stdio: 'ignore' });
+  } catch (e) {
+    return t.skip(`loop mount failed: ${(e as Error).message.split('\n')[0]}`);
+  }
+  try {
+    assert.ok(readFileSync(join(mnt, 'deep')).equals(logical));
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
 });
