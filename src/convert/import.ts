@@ -127,7 +127,7 @@ async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img:
   const tars = await spillLayers(
     opts.store.root,
     img.layers.map((l, i) => ({ blobPath: blobPaths[i], digest: l.digest, diffId: diffIds[i] })),
-    opts.events,
+    { events: opts.events },
   );
   return treeFromLayers(
     tars.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path })),

@@ -5,6 +5,7 @@
  * more only by the writer. See docs/tree.md ("content spill").
  */
 import { mkdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { decompressToFile } from '../compress/to-file.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
@@ -31,20 +32,22 @@ export function diffPath(storeRoot: string, diffId: string): string {
 /**
  * Ensures an uncompressed, verified tar exists for each layer; returns the
  * paths in layer order. A layer stored uncompressed is used in place.
+ * Layers are decompressed `jobs` at a time (default: one per core); the
+ * result does not depend on the order they finish in.
  */
 export async function spillLayers(
   storeRoot: string,
   layers: SpillInput[],
-  events?: ProgressListener,
+  opts: { events?: ProgressListener; jobs?: number } = {},
 ): Promise<string[]> {
   await mkdir(join(storeRoot, 'diffs', 'sha256'), { recursive: true });
-  const out: string[] = [];
-  for (let i = 0; i < layers.length; i++) {
+  const out: string[] = new Array(layers.length);
+  const spillOne = async (i: number): Promise<void> => {
     const l = layers[i];
-    events?.({ type: 'layer-start', index: i, digest: l.digest });
+    opts.events?.({ type: 'layer-start', index: i, digest: l.digest });
     if (l.digest === l.diffId) {
-      out.push(l.blobPath); // the blob is the uncompressed tar and was verified by its digest
-      continue;
+      out[i] = l.blobPath; // the blob is the uncompressed tar and was verified by its digest
+      return;
     }
     const dest = diffPath(storeRoot, l.diffId);
     const have = await stat(dest).catch(() => undefined);
@@ -52,7 +55,13 @@ export async function spillLayers(
       // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
       await decompressToFile(l.blobPath, dest, { label: `layer ${i} (${l.digest})`, expectedDiffId: l.diffId });
     }
-    out.push(dest);
-  }
+    out[i] = dest;
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < layers.length) await spillOne(next++);
+  };
+  const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), layers.length));
+  await Promise.all(Array.from({ length: jobs }, worker));
   return out;
 }
