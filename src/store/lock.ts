@@ -12,7 +12,7 @@
  * namespace, is renamed away (one breaker wins the rename) and re-taken.
  * Waiting: bounded exponential backoff with jitter. See docs/store.md.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { link, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -84,6 +84,14 @@ function pidAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
+
+/** A lock name as a safe file name: readable when it already is one, hashed otherwise. */
+export function lockFileName(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  if (safe === name && name.length <= 120 && !name.startsWith('.')) return `${name}.lock`;
+  const h = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  return `${safe.slice(0, 80).replace(/^\.+/, '_')}-${h}.lock`;
+}
 
 /** A held lock. Release it exactly once (use Store.withLock). */
 export class FileLock {

@@ -5,7 +5,7 @@
  * atomically. See docs/store.md.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
@@ -26,27 +26,16 @@ import {
 } from './index-json.js';
 import { ingestPartial, type BlobOpener } from './ingest.js';
 import { BLOBS_DIR, DIGEST_ALGORITHM, defaultStoreDir, INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION, RESERVED_DIRS, type ReservedDir } from './layout.js';
-import { FileLock, type LockOptions } from './lock.js';
+import { cleanLeftovers, PARTIAL_MAX_AGE_MS, TEMP_MAX_AGE_MS } from './clean.js';
+import { FileLock, lockFileName, type LockOptions } from './lock.js';
 import { verifyStore, type VerifyReport } from './verify.js';
 
 /** Default cap for readBlob (manifests, indexes and configs are far smaller). */
 export const DEFAULT_MAX_READ_BYTES = 64 << 20;
 /** Chunk size for streaming reads of blobs. */
 export const STREAM_CHUNK = 1 << 20;
-/** Unique temp files and lock helpers older than this are leftovers of killed processes. */
-export const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
-/** Partial downloads untouched for this long are given up (a week). */
-export const PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 /** Lock name guarding index.json. */
 const INDEX_LOCK = 'index.json';
-
-/** A lock name as a safe file name: readable when it already is one, hashed otherwise. */
-function lockFileName(name: string): string {
-  const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
-  if (safe === name && name.length <= 120 && !name.startsWith('.')) return `${name}.lock`;
-  const h = createHash('sha256').update(name).digest('hex').slice(0, 16);
-  return `${safe.slice(0, 80).replace(/^\.+/, '_')}-${h}.lock`;
-}
 
 export class Store {
   private readonly made = new Set<string>();
@@ -318,48 +307,14 @@ export class Store {
   }
 
   /**
-   * Removes leftovers of killed processes: unique temp files (`*.tmp-*`) and
-   * lock helper files older than `maxAgeMs`, and partial downloads older than
-   * `partialMaxAgeMs` whose blob is not being downloaded. Returns what was removed.
+   * Removes leftovers of killed processes: unique temp files and lock helper
+   * files older than `maxAgeMs`, and partial downloads older than
+   * `partialMaxAgeMs` whose blob is not being downloaded. Returns the paths removed.
    */
   async cleanTemp(maxAgeMs: number = TEMP_MAX_AGE_MS, partialMaxAgeMs: number = PARTIAL_MAX_AGE_MS): Promise<string[]> {
-    const removed: string[] = [];
-    const now = Date.now();
-    const old = async (p: string, age: number) => {
-      try {
-        return now - (await stat(p)).mtimeMs > age;
-      } catch {
-        return false;
-      }
-    };
-    const tmp = await this.dir('tmp');
-    for (const name of (await readdir(tmp)).sort()) {
-      const p = join(tmp, name);
-      const m = /^sha256-([a-f0-9]{64})\.partial$/.exec(name);
-      if (m) {
-        if (!(await old(p, partialMaxAgeMs))) continue;
-        try {
-          await this.withLock(`blob-${DIGEST_ALGORITHM}-${m[1]}`, () => unlink(p), { timeoutMs: 0 });
-          removed.push(p);
-        } catch {
-          // being downloaded right now: keep it
-        }
-      } else if (name.includes('.tmp-') && (await old(p, maxAgeMs))) {
-        await unlink(p).catch(() => {});
-        removed.push(p);
-      }
-    }
-    const locks = await this.dir('locks');
-    for (const name of (await readdir(locks)).sort()) {
-      // lock helper files: NAME.lock.<token> and NAME.lock.stale.<rand>; never NAME.lock itself
-      if (name.endsWith('.lock')) continue;
-      const p = join(locks, name);
-      if (await old(p, maxAgeMs)) {
-        await unlink(p).catch(() => {});
-        removed.push(p);
-      }
-    }
-    return removed;
+    return cleanLeftovers(await this.dir('tmp'), await this.dir('locks'), maxAgeMs, partialMaxAgeMs, (hex, fn) =>
+      this.withLock(`blob-${DIGEST_ALGORITHM}-${hex}`, fn, { timeoutMs: 0 }),
+    );
   }
 
   /** Re-hashes every blob and checks that every named image is complete. `repair` removes corrupt blobs. */

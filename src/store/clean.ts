@@ -1,0 +1,64 @@
+/**
+ * Removing what killed processes leave behind in tmp/ and locks/ (see
+ * docs/store.md): unique temp files and lock helper files after an hour,
+ * resumable partial downloads only after a week and only when no one is
+ * downloading that blob.
+ */
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Unique temp files and lock helpers older than this are leftovers of killed processes. */
+export const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+/** Partial downloads untouched for this long are given up (a week). */
+export const PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+/** `sha256-<hex>.partial` (see Store.ingestBlob). */
+const PARTIAL_RE = /^sha256-([a-f0-9]{64})\.partial$/;
+
+async function olderThan(path: string, ageMs: number, now: number): Promise<boolean> {
+  try {
+    return now - (await stat(path)).mtimeMs > ageMs;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cleans `tmpDir` and `locksDir`; `lockBlob(hex, fn)` runs fn under that
+ * blob's lock or throws at once if it is held. Returns the paths removed.
+ */
+export async function cleanLeftovers(
+  tmpDir: string,
+  locksDir: string,
+  maxAgeMs: number,
+  partialMaxAgeMs: number,
+  lockBlob: (hex: string, fn: () => Promise<void>) => Promise<void>,
+): Promise<string[]> {
+  const removed: string[] = [];
+  const now = Date.now();
+  for (const name of (await readdir(tmpDir)).sort()) {
+    const p = join(tmpDir, name);
+    const m = PARTIAL_RE.exec(name);
+    if (m) {
+      if (!(await olderThan(p, partialMaxAgeMs, now))) continue;
+      try {
+        await lockBlob(m[1], () => unlink(p));
+        removed.push(p);
+      } catch {
+        // being downloaded right now: keep it
+      }
+    } else if (name.includes('.tmp-') && (await olderThan(p, maxAgeMs, now))) {
+      await unlink(p).catch(() => {});
+      removed.push(p);
+    }
+  }
+  for (const name of (await readdir(locksDir)).sort()) {
+    // Helpers are NAME.lock.<token> and NAME.lock.stale.<rand>; NAME.lock itself is a lock (stale ones are broken on use).
+    if (name.endsWith('.lock')) continue;
+    const p = join(locksDir, name);
+    if (await olderThan(p, maxAgeMs, now)) {
+      await unlink(p).catch(() => {});
+      removed.push(p);
+    }
+  }
+  return removed;
+}
