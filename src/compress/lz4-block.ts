@@ -85,6 +85,103 @@ function emitSequence(
   return op;
 }
 
+/** Results of the parse loops (module-level to avoid allocating a tuple per block). */
+let lastOp = 0;
+let lastAnchor = 0;
+
+/**
+ * Fast mode: one candidate per position from the hash table, skip
+ * acceleration over incompressible stretches. Sets lastOp / lastAnchor.
+ */
+function parseFast(src: Uint8Array, dst: Uint8Array, base: number): void {
+  const n = src.length;
+  const matchStartLimit = n - MF_LIMIT; // a match may start at ip <= matchStartLimit
+  const matchEndLimit = n - LAST_LITERALS; // a match may not extend past this
+  let op = 0;
+  let anchor = 0;
+  let ip = 0;
+  let searchStep = 1 << SKIP_TRIGGER;
+  while (ip <= matchStartLimit) {
+    const cur = src[ip] | (src[ip + 1] << 8) | (src[ip + 2] << 16) | (src[ip + 3] << 24);
+    const h = Math.imul(cur, HASH_MUL) >>> (32 - HASH_LOG);
+    const ref = table[h] - base;
+    table[h] = ip + base;
+    if (ref < 0 || ip - ref > MAX_DISTANCE ||
+        (src[ref] | (src[ref + 1] << 8) | (src[ref + 2] << 16) | (src[ref + 3] << 24)) !== cur) {
+      ip += searchStep++ >> SKIP_TRIGGER;
+      continue;
+    }
+    searchStep = 1 << SKIP_TRIGGER;
+    let len = MIN_MATCH;
+    while (ip + len < matchEndLimit && src[ip + len] === src[ref + len]) len++;
+    let start = ip;
+    let mref = ref;
+    while (start > anchor && mref > 0 && src[start - 1] === src[mref - 1]) { start--; mref--; len++; }
+    op = emitSequence(src, anchor, start - anchor, dst, op, start - mref, len);
+    const end = start + len;
+    const p = end - 2;
+    if (p <= matchStartLimit && p > ip) {
+      table[Math.imul(src[p] | (src[p + 1] << 8) | (src[p + 2] << 16) | (src[p + 3] << 24), HASH_MUL) >>> (32 - HASH_LOG)] = p + base;
+    }
+    ip = end;
+    anchor = end;
+  }
+  lastOp = op;
+  lastAnchor = anchor;
+}
+
+/**
+ * High mode: hash chains over every position, up to HC_MAX_ATTEMPTS
+ * candidates, longest match wins. Sets lastOp / lastAnchor.
+ */
+function parseChains(src: Uint8Array, dst: Uint8Array, base: number): void {
+  const n = src.length;
+  const matchStartLimit = n - MF_LIMIT;
+  const matchEndLimit = n - LAST_LITERALS;
+  const chain = new Int32Array(n);
+  const insert = (pos: number): number => {
+    const h = hash32(read32(src, pos));
+    const prev = table[h] - base;
+    table[h] = pos + base;
+    chain[pos] = prev;
+    return prev;
+  };
+  let op = 0;
+  let anchor = 0;
+  let ip = 0;
+  let searchStep = 1 << SKIP_TRIGGER;
+  while (ip <= matchStartLimit) {
+    let ref = insert(ip);
+    let bestLen = 0;
+    let bestRef = -1;
+    const cur = read32(src, ip);
+    let attempts = HC_MAX_ATTEMPTS;
+    while (ref >= 0 && ip - ref <= MAX_DISTANCE && attempts-- > 0) {
+      if (src[ref + bestLen] === src[ip + bestLen] && read32(src, ref) === cur) {
+        let len = MIN_MATCH;
+        while (ip + len < matchEndLimit && src[ip + len] === src[ref + len]) len++;
+        if (len > bestLen) { bestLen = len; bestRef = ref; }
+      }
+      ref = chain[ref];
+    }
+    if (bestLen < MIN_MATCH) {
+      ip += searchStep++ >> SKIP_TRIGGER;
+      continue;
+    }
+    searchStep = 1 << SKIP_TRIGGER;
+    let start = ip;
+    let mref = bestRef;
+    while (start > anchor && mref > 0 && src[start - 1] === src[mref - 1]) { start--; mref--; bestLen++; }
+    op = emitSequence(src, anchor, start - anchor, dst, op, start - mref, bestLen);
+    const end = start + bestLen;
+    for (let p = ip + 1; p < end && p <= matchStartLimit; p++) insert(p);
+    ip = end;
+    anchor = end;
+  }
+  lastOp = op;
+  lastAnchor = anchor;
+}
+
 /**
  * Compresses `src` into one LZ4 block. `high` searches hash chains for
  * longer matches (slower, smaller; like LZ4HC, same decoder).
@@ -101,51 +198,10 @@ export function lz4CompressBlock(src: Uint8Array, high = false): Uint8Array {
     }
     const base = generation + 1; // stored value = pos + base; anything < base is stale
     generation += n + 1;
-    const matchStartLimit = n - MF_LIMIT; // a match may start at ip <= matchStartLimit
-    const matchEndLimit = n - LAST_LITERALS; // a match may not extend past this
-    const chain = high ? new Int32Array(n) : null;
-    let ip = 0;
-    const insert = (pos: number): number => {
-      const h = hash32(read32(src, pos));
-      const prev = table[h] - base;
-      table[h] = pos + base;
-      if (chain) chain[pos] = prev;
-      return prev;
-    };
-    let searchStep = 1 << SKIP_TRIGGER;
-    while (ip <= matchStartLimit) {
-      let ref = insert(ip);
-      let bestLen = 0;
-      let bestRef = -1;
-      const cur = read32(src, ip);
-      let attempts = high ? HC_MAX_ATTEMPTS : 1;
-      while (ref >= 0 && ip - ref <= MAX_DISTANCE && attempts-- > 0) {
-        if (read32(src, ref) === cur) {
-          let len = MIN_MATCH;
-          while (ip + len < matchEndLimit && src[ip + len] === src[ref + len]) len++;
-          if (len > bestLen) { bestLen = len; bestRef = ref; }
-        }
-        if (!chain) break;
-        ref = chain[ref];
-      }
-      if (bestLen < MIN_MATCH) {
-        ip += searchStep++ >> SKIP_TRIGGER;
-        continue;
-      }
-      searchStep = 1 << SKIP_TRIGGER;
-      let start = ip;
-      let mref = bestRef;
-      while (start > anchor && mref > 0 && src[start - 1] === src[mref - 1]) { start--; mref--; bestLen++; }
-      op = emitSequence(src, anchor, start - anchor, dst, op, start - mref, bestLen);
-      const end = start + bestLen;
-      if (chain) {
-        for (let p = ip + 1; p < end && p <= matchStartLimit; p++) insert(p);
-      } else if (end - 2 <= matchStartLimit && end - 2 > ip) {
-        insert(end - 2);
-      }
-      ip = end;
-      anchor = end;
-    }
+    if (high) parseChains(src, dst, base);
+    else parseFast(src, dst, base);
+    op = lastOp;
+    anchor = lastAnchor;
   }
   op = emitSequence(src, anchor, n - anchor, dst, op, 0, 0);
   return dst.subarray(0, op);
