@@ -48,6 +48,8 @@ export class AuthSession {
   private readonly tokens = new Map<string, CachedToken>();
   private readonly basic = new Map<string, string>();
   private readonly creds = new Map<string, Promise<Credential | undefined>>();
+  /** Token fetches in flight, so concurrent 401s for one (host, scope) share one token request. */
+  private readonly pending = new Map<string, Promise<CachedToken>>();
 
   constructor(
     private readonly resolver: CredentialResolver | undefined,
@@ -87,10 +89,19 @@ export class AuthSession {
     const challenges = parseWwwAuthenticate(wwwAuthenticate ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
     if (bearer) {
-      this.invalidate(t);
-      const header = await this.fetchToken(t, bearer.params.realm, bearer.params.service);
-      this.tokens.set(`${t.apiHost} ${t.scope}`, header);
-      return header.header !== sent;
+      const key = `${t.apiHost} ${t.scope}`;
+      const cached = this.tokens.get(key);
+      // another request already replaced the token we sent: use the new one
+      if (cached && cached.header !== sent && cached.expiresAt > Date.now()) return true;
+      let p = this.pending.get(key);
+      if (!p) {
+        this.invalidate(t);
+        p = this.fetchToken(t, bearer.params.realm, bearer.params.service).finally(() => this.pending.delete(key));
+        this.pending.set(key, p);
+      }
+      const fresh = await p;
+      this.tokens.set(key, fresh);
+      return fresh.header !== sent;
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
       const cred = await this.credential(t);

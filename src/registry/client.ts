@@ -96,6 +96,8 @@ export class RegistryClient {
   private readonly config?: RegistriesConfig;
   private readonly insecure: Set<string>;
   private readonly events: ProgressListener;
+  /** Mirrors that failed with E_NETWORK: skipped for the rest of this client's life. */
+  private readonly deadMirrors = new Set<string>();
 
   constructor(opts: RegistryClientOptions = {}) {
     this.config = opts.config;
@@ -126,13 +128,16 @@ export class RegistryClient {
 
   /** Runs `fn` on each endpoint until one succeeds; a failing mirror falls back to the next. */
   private async tryEndpoints<T>(loc: RegistryLocation, byDigest: boolean, fn: (ep: Endpoint) => Promise<T>): Promise<T> {
-    const eps = this.endpoints(loc, byDigest);
+    const all = this.endpoints(loc, byDigest);
+    const alive = all.filter((ep) => !ep.mirror || !this.deadMirrors.has(ep.host));
+    const eps = alive.length ? alive : all;
     for (let i = 0; ; i++) {
       const ep = eps[i];
       try {
         return await fn(ep);
       } catch (e) {
         if (i === eps.length - 1 || !(e instanceof Oci2fsError)) throw e;
+        if (ep.mirror && e.code === ErrorCode.NETWORK) this.deadMirrors.add(ep.host);
         this.events({ type: 'warning', code: e.code, message: `${ep.mirror ? 'Mirror' : 'Endpoint'} ${ep.host}/${ep.repository} failed (${e.message}); trying ${eps[i + 1].host}` });
       }
     }

@@ -16,15 +16,18 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** A Retry-After longer than this is cut to it. */
   maxRetryAfterMs: number;
+  /** How long one attempt may wait for the response head (status + headers); then it counts as a retryable failure. */
+  responseTimeoutMs: number;
 }
 
-/** The default policy: 5 attempts, 500 ms, ×2, ≤ 10 s; Retry-After honoured up to 60 s. */
+/** The default policy: 5 attempts, 500 ms, ×2, ≤ 10 s; Retry-After honoured up to 60 s; 60 s to the response head. */
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   attempts: 5,
   baseDelayMs: 500,
   factor: 2,
   maxDelayMs: 10_000,
   maxRetryAfterMs: 60_000,
+  responseTimeoutMs: 60_000,
 });
 
 /** HTTP statuses worth retrying: rate limiting and gateway/availability trouble. */
@@ -88,8 +91,18 @@ export function networkErrorCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** Thrown (as the abort reason) when a response head does not arrive in time. */
+export class ResponseTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(ms: number) {
+    super(`no response within ${ms} ms`);
+    this.name = 'ResponseTimeoutError';
+  }
+}
+
 /** True for fetch/stream failures that a new attempt may fix. */
 export function isRetryableNetworkError(e: unknown): boolean {
+  if (e instanceof ResponseTimeoutError) return true;
   const code = networkErrorCode(e);
   if (code !== undefined) return RETRYABLE_NETWORK_CODES.includes(code);
   // undici reports a dropped connection as TypeError('fetch failed' | 'terminated') without a code

@@ -16,6 +16,7 @@ import {
   retryDelay,
   backoffDelay,
   sleep,
+  ResponseTimeoutError,
 } from './retry.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -76,7 +77,7 @@ export class Transport {
       }
       headers.set('User-Agent', this.userAgent);
       if (authorization && sameOrigin) headers.set('Authorization', authorization);
-      const res = await fetch(cur, { method, headers, body, redirect: 'manual' });
+      const res = await this.fetchHead(cur, { method, headers, body, redirect: 'manual' });
       if (!REDIRECT_STATUSES.includes(res.status)) return res;
       const loc = res.headers.get('location');
       await discard(res);
@@ -97,6 +98,25 @@ export class Transport {
       cur = next;
     }
     throw new Oci2fsError(ErrorCode.REGISTRY, `Too many redirects (over ${MAX_REDIRECTS}) starting at ${displayUrl(url)}`);
+  }
+
+  /**
+   * fetch, aborted when the response head takes longer than the policy's
+   * responseTimeoutMs. The timer stops once the head is in, so long bodies
+   * are not cut (undici's own body timeout covers stalled bodies).
+   */
+  private async fetchHead(url: URL, init: RequestInit): Promise<Response> {
+    const ms = this.policy.responseTimeoutMs;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new ResponseTimeoutError(ms)), ms);
+    try {
+      return await fetch(url, { ...init, signal: ac.signal });
+    } catch (e) {
+      if (ac.signal.aborted && ac.signal.reason instanceof ResponseTimeoutError) throw ac.signal.reason;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

@@ -148,3 +148,11 @@ test('a 307 to blob storage on another host is followed without the Authorizatio
   // nothing we emit carries the signed query string
   assert.ok(!JSON.stringify(events).includes('X-Test-Signature'));
 });
+
+test('token auth: concurrent requests share one token request', async () => {
+  const c = client(token, user(token));
+  const layers = [...fxToken.img.layers, ...fxToken.img.layers];
+  const bodies = await Promise.all(layers.map(async (l) => sha256(await collect((await c.openBlob(IMG(token), l.digest)).body))));
+  assert.deepEqual(bodies, layers.map((l) => l.digest));
+  assert.equal(token.tokenServer!.requests.length, 1);
+});

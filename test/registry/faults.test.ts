@@ -139,3 +139,33 @@ test('an unreachable registry: E_NETWORK after the retries, with retry events', 
   await assert.rejects(c.getManifest({ registry: host, repository: 'x/y' }, 'v1'), (e) => isOci2fsError(e, 'E_NETWORK') && /3 attempts/.test(e.message));
   assert.equal(events.filter((e) => e.type === 'retry').length, 2);
 });
+
+test('a registry that does not answer in time is retried, then E_NETWORK', async () => {
+  reg.proxy.addFault({ path: MANIFEST, nth: 1, fault: { kind: 'delay', ms: 400 } });
+  const { c, events } = client({ ...FAST, responseTimeoutMs: 100 });
+  const m = await c.getManifest(IMG(), 'v1');
+  assert.equal(m.digest, fx.img.manifestDigest);
+  assert.ok(events.some((e) => e.type === 'retry' && /within 100 ms/.test(e.reason)));
+  reg.proxy.addFault({ path: MANIFEST, fault: { kind: 'delay', ms: 400 } });
+  const { c: c2 } = client({ ...FAST, responseTimeoutMs: 100, attempts: 2 });
+  await assert.rejects(c2.getManifest(IMG(), 'v1'), (e) => isOci2fsError(e, 'E_NETWORK') && /2 attempts/.test(e.message));
+});
+
+test('a dead mirror is tried once, then skipped for later requests', async () => {
+  const dead = `127.0.0.1:${await freePort()}`;
+  const config = {
+    endpoints: (registry: string, repository: string) => [
+      { host: dead, repository, insecure: true, mirror: true },
+      { host: registry, repository, insecure: true, mirror: false },
+    ],
+    isInsecure: () => true,
+    isBlocked: () => false,
+  };
+  const events: ProgressEvent[] = [];
+  const c = new RegistryClient({ config, retry: { ...FAST, attempts: 2 }, events: (e) => events.push(e) });
+  await c.getManifest(IMG(), 'v1');
+  await c.openBlob(IMG(), fx.img.layers[0].digest).then((b) => collect(b.body));
+  const warnings = events.filter((e) => e.type === 'warning');
+  assert.equal(warnings.length, 1);
+  assert.ok(warnings[0].type === 'warning' && warnings[0].code === 'E_NETWORK' && warnings[0].message.includes(dead));
+});
