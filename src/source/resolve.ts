@@ -182,6 +182,12 @@ export async function fetchLayers(img: ResolvedImage, opts: SourceOptions): Prom
     if (await store.hasBlob(l.digest, l.size)) opts.events?.({ type: 'blob-done', digest: l.digest, size: l.size, cached: true });
     else missing.push(l);
   }
+  if (missing.length > 0 && opts.offline) {
+    throw new Oci2fsError(
+      ErrorCode.NOT_FOUND,
+      `${missing.length} layer(s) of ${img.canonical} are not in the store ${store.root} (${missing.map((l) => l.digest).join(', ')}); pull without --offline`,
+    );
+  }
   if (missing.length > 0) {
     const backend = await openBackend(img.reference, opts);
     try {
