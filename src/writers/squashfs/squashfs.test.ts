@@ -163,12 +163,14 @@ const COMPRESSORS: { opts: SquashfsOptions; name: string; options: RegExp | null
   { opts: { compressor: 'lz4' }, name: 'lz4', options: null },
   { opts: { compressor: 'lz4', lz4hc: true }, name: 'lz4', options: /-Xhc/ },
   { opts: { compressor: 'none' }, name: 'gzip', options: null },
+  { opts: { compressor: 'gzip', blockSize: 1 << 20 }, name: 'gzip', options: null },
+  { opts: { compressor: 'lz4', blockSize: 4096 }, name: 'lz4', options: null },
 ];
 
 for (const c of COMPRESSORS) {
   test(`compressor ${JSON.stringify(c.opts)}: unsquashfs, sqfs2tar and the kernel read it`, { skip: !tools && 'unsquashfs/sqfs2tar not installed' }, async (t) => {
     const root = richTree();
-    const img = await build(root, `comp-${c.name}-${c.opts.level ?? ''}-${c.opts.lz4hc ?? ''}.sqfs`, { ...c.opts, blockSize: 64 * 1024 });
+    const img = await build(root, `comp-${c.name}-${c.opts.level ?? ''}-${c.opts.lz4hc ?? ''}-${c.opts.blockSize ?? ''}.sqfs`, { blockSize: 64 * 1024, ...c.opts });
     const sb = execFileSync('unsquashfs', ['-s', img]).toString();
     assert.match(sb, new RegExp(`Compression ${c.name}`));
     if (c.options) assert.match(sb, c.options);
