@@ -137,7 +137,7 @@ export function formatPaxTime(sec: number, nsec: number): string {
  * (libarchive URL-encodes names and base64-encodes values).
  */
 export function percentDecode(s: string, ctx: TarContext): string {
-  return s.replace(/%([0-9A-Fa-f]{2})|%/g, (all, hex: string | undefined) => {
+  return s.replace(/%([0-9A-Fa-f]{2})|%/g, (_all, hex: string | undefined) => {
     if (hex === undefined) throw tarInvalid(ctx, `bad %-escape in LIBARCHIVE.xattr name ${JSON.stringify(s)}`);
     return String.fromCharCode(parseInt(hex, 16));
   });
