@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, isOci2fsError } from '../../errors.js';
@@ -133,4 +133,15 @@ test('a file with 1500 extents gets a two-level extent tree that e2fsck and the 
   } finally {
     execFileSync('umount', [mnt]);
   }
+});
+
+test('a size that is not a multiple of the block size: file is exact, filesystem rounds down', async (t) => {
+  const dir = withTmp(t);
+  const img = join(dir, 's.img');
+  const size = 5 * 1024 * 1024 + 100;
+  const r = await writeExt4(validateTree(dirOf([['a', file('a')]])), img, { size });
+  assert.equal(r.bytes, size);
+  assert.equal(r.blocks, 1280);
+  assert.equal(statSync(img).size, size);
+  fsck(img);
 });

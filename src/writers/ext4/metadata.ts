@@ -3,7 +3,8 @@
  * hold used inodes; the rest stay holes = zeroed), inode and block bitmaps,
  * group descriptors, and the primary + backup superblocks.
  */
-import { BLOCKS_PER_GROUP, BLOCK_SIZE, BG_INODE_ZEROED, FIRST_INO, INODE_FL_EXTENTS, INODE_FL_INDEX, INODE_SIZE, ROOT_INO, SUPERBLOCK_OFFSET, DESC_SIZE } from './constants.js';
+import { BLOCKS_PER_GROUP, BLOCK_SIZE, BG_INODE_ZEROED, FIRST_INO, INODE_FL_EXTENTS, INODE_FL_INDEX, INODE_SIZE, I_BLOCK_SIZE, ROOT_INO, SUPERBLOCK_OFFSET, DESC_SIZE } from './constants.js';
+import { S_IFDIR, S_IFMT } from '../../tree/types.js';
 import type { Geometry } from './geometry.js';
 import { groupHasSuper } from './geometry.js';
 import type { Identity } from './identity.js';
@@ -49,7 +50,7 @@ export async function writeMetadata(out: ImageOutput, m: MetadataInput): Promise
   const dirsPerGroup = new Array<number>(geom.groups).fill(0);
   for (const p of prepared) {
     const ino = p.node.ino;
-    const isDir = (p.mode & 0o170000) === 0o040000;
+    const isDir = (p.mode & S_IFMT) === S_IFDIR;
     if (isDir) dirsPerGroup[Math.floor((ino - 1) / ipg)]++;
     const dataBlocks = p.extents.reduce((s, e) => s + e.len, 0) + p.treeBlocks.length + (p.xattrBlock ? 1 : 0);
     encodeInode(
@@ -61,7 +62,7 @@ export async function writeMetadata(out: ImageOutput, m: MetadataInput): Promise
         links: p.links,
         sectors: dataBlocks * SECTORS_PER_BLOCK,
         flags: (p.extentMapped ? INODE_FL_EXTENTS : 0) | (p.indexed ? INODE_FL_INDEX : 0),
-        iBlock: p.iBlock ?? new Uint8Array(60),
+        iBlock: p.iBlock ?? new Uint8Array(I_BLOCK_SIZE),
         xattrBlock: p.xattrBlock ? p.xattrBlock.blockNr : 0,
         time: p.time,
         xattrArea: p.xattrArea,
