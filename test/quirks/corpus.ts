@@ -151,6 +151,21 @@ export const QUIRK_CASES: QuirkCase[] = [
     lenient: { expect: g(ROOT, `/ok file 0644 0:0 ${T} size=2 data=ok`), warnings: ['E_UNSAFE_PATH', 'E_UNSAFE_PATH'] },
   },
   {
+    name: 'symlink-loop-parent',
+    layers: [[l('loop1', 'loop2'), l('loop2', '/loop1')], [f('loop1/x', 'x'), f('ok', 'o')]],
+    error: 'E_TAR_INVALID',
+    lenient: {
+      expect: g(ROOT, `/loop1 symlink 0777 0:0 ${T} -> loop2`, `/loop2 symlink 0777 0:0 ${T} -> /loop1`, `/ok file 0644 0:0 ${T} size=1 data=o`),
+      warnings: ['E_TAR_INVALID'],
+    },
+  },
+  {
+    name: 'file-as-parent',
+    layers: [[f('plain', 'p')], [f('plain/child', 'c')]],
+    error: 'E_TAR_INVALID',
+    lenient: { expect: g(ROOT, `/plain file 0644 0:0 ${T} size=1 data=p`), warnings: ['E_TAR_INVALID'] },
+  },
+  {
     name: 'absolute-escape',
     layers: [[f('/../../evil', 'e')]],
     error: 'E_UNSAFE_PATH',
