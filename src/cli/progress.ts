@@ -92,7 +92,12 @@ export function createProgress(out: NodeJS.WritableStream, now: () => number = D
         r.state === 'cached' ? 'cached' : r.state === 'done' ? 'done' : r.state === 'wait' ? 'waiting for another process' : `${formatBytes(rr)}/s ETA ${formatEta((r.size - r.bytes) / rr)}`;
       lines.push(`${name}  ${formatBytes(r.bytes).padStart(10)} / ${formatBytes(r.size).padEnd(10)} ${status}`);
     }
-    lines.push(`total  ${formatBytes(have)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ETA ${formatEta((total - have) / rate)}${note ? '  ' + note : ''}`);
+    const allDone = order.every((d) => rows.get(d)!.state === 'done' || rows.get(d)!.state === 'cached');
+    lines.push(
+      allDone
+        ? `total  ${formatBytes(total)}  done`
+        : `total  ${formatBytes(have)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ETA ${formatEta((total - have) / rate)}${note ? '  ' + note : ''}`,
+    );
     let s = drawn > 0 ? `\x1b[${drawn}A` : '';
     for (const l of lines) s += `\r\x1b[2K${l}\n`;
     out.write(s);
