@@ -362,3 +362,32 @@ test('readTarWithData: streamed data, partial reads skipped, stale data throws, 
     }
   }, rejectsWith(ErrorCode.INTERNAL, /after moving to the next entry/));
 });
+
+test('sparse 1.0 map in the data area: parsed, limited, must fit the entry', async () => {
+  // Map "2\n0\n3\n10\n2\n" padded to a block, then 5 packed bytes.
+  const map = pad(Buffer.from('2\n0\n3\n10\n2\n'));
+  const data = Buffer.concat([map, Buffer.from('abcde')]);
+  const hdr = pax('x', rec('GNU.sparse.major', '1'), rec('GNU.sparse.minor', '0'), rec('GNU.sparse.name', 'real/name'), rec('GNU.sparse.realsize', '20'));
+  const entryBytes = Buffer.concat([hdr, raw({ name: 'GNUSparseFile.0/name', size: octal(data.length, 12) }), pad(data)]);
+  const [e] = await list(Buffer.concat([entryBytes, file('next', 'n'), END]));
+  assert.deepEqual([e.path, e.size, e.dataLength, e.dataOffset], ['real/name', 20, 5, hdr.length + 512 + 512]);
+  assert.deepEqual(e.sparse, [{ offset: 0, length: 3 }, { offset: 10, length: 2 }]);
+  await assert.rejects(list(Buffer.concat([entryBytes, END]), { limits: { maxSparseSegments: 1 } }), rejectsWith(ErrorCode.LIMIT, /maxSparseSegments/));
+  // A map cut short by its padding.
+  const short = Buffer.concat([hdr, raw({ name: 'n', size: octal(512, 12) }), pad(Buffer.from('1\n0\n'))]);
+  await assert.rejects(list(Buffer.concat([short, END])), rejectsWith(ErrorCode.TAR_INVALID, /map ends before all its segments/));
+  // A map that needs more blocks than the entry has (exactly one full block here).
+  const full = Buffer.from(`200\n${'0\n'.repeat(254)}`);
+  assert.equal(full.length, 512);
+  const past = Buffer.concat([hdr, raw({ name: 'n', size: octal(512, 12) }), full]);
+  await assert.rejects(list(Buffer.concat([past, END])), rejectsWith(ErrorCode.TAR_INVALID, /sparse 1.0 map runs past/));
+});
+
+test('pax size beyond 8 GiB is read as a number; the missing data is reported as truncation', async () => {
+  const archive = Buffer.concat([pax('x', rec('size', String(2 ** 34 + 1))), raw({ name: 'huge' }), Buffer.alloc(4096)]);
+  const seen: TarEntry[] = [];
+  await assert.rejects(async () => {
+    for await (const e of readTar(chunks(archive), { label: 'big' })) seen.push(e);
+  }, rejectsWith(ErrorCode.TAR_INVALID, /truncated/));
+  assert.deepEqual(seen.map((e) => [e.path, e.size, e.dataLength]), [['huge', 2 ** 34 + 1, 2 ** 34 + 1]]);
+});

@@ -37,6 +37,10 @@ export function parseSparse10Map(
   const next = (): number | null => {
     const nl = head.indexOf(NEWLINE, pos);
     if (nl < 0) {
+      // The number may continue in the next block, unless padding began.
+      for (let i = pos; i < head.length; i++) {
+        if (head[i] < 0x30 || head[i] > 0x39) throw tarInvalid(ctx, 'GNU sparse 1.0 map ends before all its segments');
+      }
       if (head.length - pos > SPARSE_MAX_DIGITS) throw tarInvalid(ctx, 'GNU sparse 1.0 map has an over-long number');
       return null;
     }
