@@ -20,6 +20,7 @@ import {
 } from '../image/index.js';
 import { formatReference, type ImageReference } from '../reference/index.js';
 import { ANNOTATION } from '../store/index.js';
+import { CachedBackend } from './cached-backend.js';
 import { DockerArchiveBackend } from './docker-archive.js';
 import { storeRefName } from './names.js';
 import { LayoutBackend } from './oci-layout.js';
@@ -43,7 +44,7 @@ async function openBackend(ref: ImageReference, opts: SourceOptions): Promise<So
     case 'docker': {
       // Loaded on demand: local transports never need the HTTP stack.
       const { RegistryBackend } = await import('./registry.js');
-      return RegistryBackend.open(ref, opts);
+      return new CachedBackend(await RegistryBackend.open(ref, opts), opts.store, ref);
     }
     case 'oci':
     case 'oci-archive':

@@ -97,6 +97,13 @@ test('an index: the host platform by default, --platform picks another, digest -
   assert.equal(c.stdout.trim(), indexDigest);
   const byDigest = await pull(store, `test/multi@${indexDigest}`, '--platform', 'linux/arm64/v8');
   assert.equal(byDigest.stdout.trim(), arm.manifestDigest, byDigest.stderr);
+  // Digest-addressed documents already stored are not asked for again; a tag always is.
+  reg.proxy.resetCounts();
+  assert.equal((await pull(store, `test/multi@${indexDigest}`, '--platform', 'linux/arm64')).code, 0);
+  assert.equal(reg.proxy.count(/\/manifests\//), 0, 'pinned pull of stored documents: no manifest request');
+  assert.equal((await pull(store, 'test/multi:v1', '--platform', 'linux/arm64')).code, 0);
+  assert.equal(reg.proxy.count(/\/manifests\/v1$/, 'GET'), 1, 'the tag is resolved online');
+  assert.equal(reg.proxy.count(new RegExp(`/manifests/${arm.manifestDigest}$`)), 0, 'the stored child manifest is reused');
 });
 
 test('a connection dropped mid-blob is resumed with Range and completes', async () => {
