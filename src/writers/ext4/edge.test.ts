@@ -12,6 +12,7 @@ import { ErrorCode, isOci2fsError } from '../../errors.js';
 import { validateTree } from '../../tree/validate.js';
 import type { DirInode, Inode } from '../../tree/types.js';
 import { writeExt4 } from './index.js';
+import type { ProgressEvent } from '../../events.js';
 
 const base = { uid: 0, gid: 0, mtimeSec: 1_600_000_000, mtimeNsec: 0, xattrs: new Map<string, Uint8Array>() };
 const dirOf = (children: [string, Inode][] = [], mode = 0o755): DirInode => ({ kind: 'dir', mode, ...base, children: new Map(children) });
@@ -35,8 +36,11 @@ const debugfs = (img: string, cmd: string): string =>
 test('an empty tree gives a tiny clean filesystem with lost+found as inode 11', async (t) => {
   const dir = withTmp(t);
   const img = join(dir, 'e.img');
-  const r = await writeExt4(validateTree(dirOf()), img);
+  const seen: ProgressEvent[] = [];
+  const r = await writeExt4(validateTree(dirOf()), img, { events: (e) => seen.push(e) });
   assert.equal(r.bytes, 256 * 4096);
+  const last = seen.filter((e) => e.type === 'write-progress').pop();
+  assert.deepEqual(last, { type: 'write-progress', phase: 'ext4', done: 2, total: 2 }); // root + lost+found
   fsck(img);
   assert.match(debugfs(img, 'stat /lost+found'), /Inode: 11\s+Type: directory\s+Mode:\s+0700/);
   assert.match(debugfs(img, 'stat /lost+found'), /Size: 16384/);
