@@ -85,15 +85,11 @@ export function inodeFromEntry(e: TarEntry, tarPath: string): Inode {
 /** Phase 1: one whiteout entry against the lower layers' tree. */
 function applyWhiteout(ctx: Ctx, e: TarEntry, comps: string[]): void {
   const base = comps[comps.length - 1];
-  // Symlinks are NOT followed here: a whiteout names a path of the upper
-  // (overlay) directory, whose parents are real directories; a lower symlink
-  // on the way is hidden by the upper directory anyway (phase 2 replaces it).
-  let dir: DirInode = ctx.root;
-  for (const c of comps.slice(0, -1)) {
-    const next = dir.children.get(c);
-    if (next === undefined || next.kind !== 'dir') return; // nothing below to hide: no-op
-    dir = next;
-  }
+  // The parent is resolved like any entry's (symlinks followed inside the
+  // tree), as umoci and containerd's non-overlay appliers do (docs/tree.md).
+  const parent = resolveDir(ctx.root, comps.slice(0, -1), false);
+  if (!parent.ok) return; // nothing there to hide: no-op, nothing created
+  const dir = parent.dir;
   if (base === OPAQUE_WHITEOUT) {
     dir.children.clear();
     return;

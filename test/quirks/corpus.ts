@@ -205,16 +205,25 @@ export const QUIRK_CASES: QuirkCase[] = [
     ),
   },
   {
-    // Whiteouts name upper-directory paths: they never act through a lower symlink.
-    name: 'whiteout-not-through-symlink',
-    layers: [[d('usr/'), d('usr/lib/'), f('usr/lib/keep', 'k'), l('lib', 'usr/lib'), l('abs', '/usr')], [f('lib/.wh.keep', ''), f('lib/.wh..wh..opq', ''), f('abs/.wh.lib', '')]],
+    // Whiteout parents resolve through symlinks like any entry's (umoci, containerd native appliers).
+    name: 'whiteout-through-symlink',
+    layers: [[d('usr/'), d('usr/lib/'), f('usr/lib/keep', 'k'), f('usr/lib/other', 'o'), l('lib', 'usr/lib'), l('abs', '/usr')], [f('lib/.wh.keep', ''), f('abs/.wh.lib', '')]],
     expect: g(
       '/ dir 0755 0:0 1600000000.000000000',
       `/abs symlink 0777 0:0 ${T} -> /usr`,
       `/lib symlink 0777 0:0 ${T} -> usr/lib`,
       `/usr dir 0755 0:0 ${T}`,
+    ),
+  },
+  {
+    name: 'opaque-through-symlink',
+    layers: [[d('usr/'), d('usr/lib/'), f('usr/lib/keep', 'k'), l('lib', 'usr/lib')], [f('lib/.wh..wh..opq', ''), f('lib/new', 'n')]],
+    expect: g(
+      '/ dir 0755 0:0 1600000000.000000000',
+      `/lib symlink 0777 0:0 ${T} -> usr/lib`,
+      `/usr dir 0755 0:0 ${T}`,
       `/usr/lib dir 0755 0:0 ${T}`,
-      `/usr/lib/keep file 0644 0:0 ${T} size=1 data=k`,
+      `/usr/lib/new file 0644 0:0 ${T} size=1 data=n`,
     ),
   },
   {
