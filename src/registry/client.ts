@@ -157,7 +157,9 @@ export class RegistryClient {
     const from = `HTTP ${res.status} from ${displayUrl(url)}`;
     if (res.status === 401 || res.status === 403) {
       const cred = await this.transport.auth.credential(t);
-      const hint = cred ? 'the credentials were refused or lack pull access; check them' : 'no credentials were found; use --creds or docker login';
+      const hint = cred
+        ? 'the credentials were refused or lack pull access; check them'
+        : 'no credentials were found; use --creds or docker login (some registries also answer this way for repositories that do not exist)';
       return new Oci2fsError(ErrorCode.AUTH, `Access to ${what} denied: ${from}${detail}; ${hint}`);
     }
     if (res.status === 404) return new Oci2fsError(ErrorCode.NOT_FOUND, `${what} not found: ${from}${detail}`);
@@ -176,7 +178,7 @@ export class RegistryClient {
     return this.tryEndpoints(loc, byDigest, async (ep) => {
       const { t, base } = this.target(ep);
       const url = `${base}/manifests/${reference}`;
-      const { res, bytes } = await this.transport.sendAndRead(t, url, { method: 'GET', headers: { Accept: MANIFEST_ACCEPT } }, MANIFEST_MAX_BYTES, what);
+      const { res, bytes } = await this.transport.sendAndRead(t, url, { method: 'GET', headers: { Accept: MANIFEST_ACCEPT, 'Accept-Encoding': 'identity' } }, MANIFEST_MAX_BYTES, what);
       if (res.status !== 200) throw await this.statusError(res, t, what, url);
       const digest = byDigest ? digestWithAlgorithmOf(reference, bytes) : sha256Digest(bytes);
       if (byDigest && digest !== reference) {
@@ -198,7 +200,6 @@ export class RegistryClient {
       const contentType = res.headers.get('content-type') ?? undefined;
       const document = parseManifestDocument(bytes, contentType);
       const mediaType = document.kind === 'manifest' ? document.manifest.mediaType : document.index.mediaType;
-      this.events({ type: 'manifest', reference: formatRef(loc, reference), digest });
       return { bytes, mediaType, digest, document };
     });
   }

@@ -199,7 +199,9 @@ export class Transport {
           chunks.push(c);
         }
       }
-      if (!Number.isNaN(declared) && spec.method !== 'HEAD' && total !== declared) {
+      // fetch decodes a Content-Encoding, after which Content-Length no longer counts what we read
+      const encoded = (res.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
+      if (!Number.isNaN(declared) && !encoded && spec.method !== 'HEAD' && total !== declared) {
         throw Object.assign(new TypeError('terminated: body shorter than Content-Length'), { code: 'UND_ERR_SOCKET' });
       }
       return { res, bytes: Buffer.concat(chunks) };

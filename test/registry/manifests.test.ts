@@ -7,6 +7,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { startRegistry } from '../harness/registry.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { RegistryClient } from '../../src/registry/index.js';
@@ -146,4 +147,14 @@ test('plain HTTP only for insecure registries: without the flag we speak TLS and
   const c = new RegistryClient({ retry: { attempts: 1 } });
   await assert.rejects(c.getManifest(loc('test/img'), 'v1'), (e) => isOci2fsError(e, 'E_NETWORK'));
   assert.equal(reg.proxy.count('/v2/test/img/manifests/v1'), 0);
+});
+
+test('a gzip Content-Encoding on a manifest (some proxies add one) is decoded, not mistaken for truncation', async () => {
+  reg.proxy.addFault({
+    path: '/v2/test/img/manifests/v1',
+    fault: { kind: 'respond', status: 200, headers: { 'Content-Type': OCI_MANIFEST, 'Content-Encoding': 'gzip' }, body: gzipSync(fx.img.manifestBytes) },
+  });
+  const m = await client().getManifest(loc('test/img'), 'v1');
+  assert.equal(m.digest, fx.img.manifestDigest);
+  assert.equal(reg.proxy.count('/v2/test/img/manifests/v1'), 1);
 });
