@@ -133,6 +133,9 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
   const items: Item[] = [];
   const seen = new Set<Inode>();
   walk(tree.root, (path, inode) => {
+    if (inode.kind === 'file' && inode.content.kind === 'external') {
+      throw new Oci2fsError(ErrorCode.TREE_INVALID, `File ${JSON.stringify(path)} has no content here (only a reference: ${inode.content.payload}); the dir output needs file contents`);
+    }
     const primary = inode.kind === 'dir' || !seen.has(inode);
     seen.add(inode);
     items.push({ path, rel: relBytes(path), inode, primary });

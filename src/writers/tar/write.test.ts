@@ -97,3 +97,17 @@ test('writeTar to a stream leaves it open and writes the same bytes', async () =
   assert.equal(pt.writableEnded, false);
   assert.ok(Buffer.concat(chunks).equals(await readFile(file)));
 });
+
+test('writeTar refuses content that is only referenced, before writing anything', async () => {
+  const { validateTree } = await import('../../tree/validate.js');
+  const { newDir, IMPLICIT_DIR } = await import('../../tree/path.js');
+  const { isOci2fsError } = await import('../../errors.js');
+  const root = newDir(IMPLICIT_DIR);
+  root.children.set('f', { kind: 'file', mode: 0o644, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0, xattrs: new Map(), size: 3, content: { kind: 'external', payload: 'ab/cdef' } });
+  const { PassThrough } = await import('node:stream');
+  const pt = new PassThrough();
+  let bytes = 0;
+  pt.on('data', (c: Buffer) => { bytes += c.length; });
+  await assert.rejects(writeTar(validateTree(root), pt), (e: unknown) => isOci2fsError(e, 'E_TREE_INVALID'));
+  assert.equal(bytes, 0);
+});

@@ -61,6 +61,9 @@ export function planTar(tree: ValidatedTree, warn: (code: string, message: strin
         out.push({ header: { ...base, path: name, type: 'dir' }, inode, data: false });
         break;
       case 'file':
+        if (inode.content.kind === 'external') {
+          throw new Oci2fsError(ErrorCode.TREE_INVALID, `File ${JSON.stringify(path)} has no content here (only a reference: ${inode.content.payload}); a tar archive needs file contents`);
+        }
         out.push({ header: { ...base, path: name, type: 'file', size: inode.size }, inode, data: true });
         break;
       case 'symlink':
