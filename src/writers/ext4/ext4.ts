@@ -62,7 +62,7 @@ export async function writeExt4(tree: ValidatedTree, outPath: string, opts: Ext4
   const events = opts.events ?? silent;
   const collected = collect(tree);
   const time = opts.mtime ?? tree.root.mtimeSec;
-  const salt = JSON.stringify([opts.size ?? null, opts.headroom ?? null, opts.inodes ?? null, opts.label ?? '', time]);
+  const salt = JSON.stringify([opts.size ?? null, opts.headroom ?? null, opts.inodes ?? null, opts.label ?? '', opts.journal === true, time]);
   const id = makeIdentity(collected.summary, salt, opts.uuid, opts.label);
   const { prepared, xattrBlocks } = prepareAll(collected.nodes, id.fsSeed, id.hashSeed, time);
   let journal: Prepared | null = null;

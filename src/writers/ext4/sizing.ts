@@ -10,6 +10,8 @@ import { BLOCK_SIZE, BLOCKS_PER_GROUP } from './constants.js';
 import { computeGeometry, MAX_INODES_PER_GROUP, metadataBlocks, type Geometry } from './geometry.js';
 import type { Prepared, XattrBlock } from './prepare.js';
 
+/** s_inodes_count is 32-bit. */
+const MAX_INODES = 0xffffffff;
 /** Smallest filesystem we make automatically (1 MiB). */
 export const MIN_AUTO_BLOCKS = 256;
 /** The kernel reserves about blocks/32 for itself (ext4_calculate_resv_clusters); automatic sizes add it. */
@@ -72,7 +74,10 @@ export function chooseSize(
 ): Sized {
   const headroom = opts.headroom ?? 0.2;
   if (!(headroom >= 0) || !Number.isFinite(headroom)) throw new Oci2fsError(ErrorCode.USAGE, `ext4 headroom must be a non-negative number, got ${headroom}`);
-  if (opts.inodes !== undefined && (!Number.isInteger(opts.inodes) || opts.inodes < usedInodes)) {
+  if (opts.inodes !== undefined && (!Number.isInteger(opts.inodes) || opts.inodes > MAX_INODES)) {
+    throw new Oci2fsError(ErrorCode.USAGE, `ext4 inode count must be a whole number up to ${MAX_INODES}, got ${opts.inodes}`);
+  }
+  if (opts.inodes !== undefined && opts.inodes < usedInodes) {
     throw new Oci2fsError(ErrorCode.NO_SPACE, `ext4 inode count ${opts.inodes} is too small: the tree needs ${usedInodes} inodes (including 11 reserved); raise --inodes or leave it automatic`);
   }
   const lower = dataBlocksLowerBound(prepared, xb);
