@@ -69,6 +69,8 @@ export interface RecordedRequest {
   authorization: boolean;
   /** The fault applied, if any. */
   fault?: Fault['kind'];
+  /** Status sent to the client (set when the response head went out). */
+  status?: number;
 }
 
 export interface BlobServer {
@@ -243,6 +245,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const server = createServer((req, res) => {
     const r = record(req);
     requests.push(r);
+    res.on('finish', () => {
+      r.status = res.statusCode;
+    });
+    res.on('close', () => {
+      if (res.headersSent) r.status = res.statusCode;
+    });
     const fault = pickFault(r);
     if (fault) r.fault = fault.kind;
     const chunks: Buffer[] = [];

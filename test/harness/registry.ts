@@ -57,6 +57,9 @@ export interface TestRegistry {
 const STARTUP_TIMEOUT_MS = 20_000;
 const LOG_KEEP_BYTES = 64 * 1024;
 
+/** Runs docker-registry serve $1 and kills it when stdin reaches EOF (our stop(), or our death). */
+const WATCHDOG = 'docker-registry serve "$1" & p=$!; read _ignored; kill $p 2>/dev/null; wait $p';
+
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -64,7 +67,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
+    for (const c of live) c.stdin?.destroy();
   });
 }
 
@@ -120,7 +123,9 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   writeFileSync(join(dir, 'config.yml'), config);
 
   installExitHook();
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A watchdog shell: it kills the registry when its stdin closes, which also
+  // happens when this process dies without running exit hooks (SIGKILL, crash).
+  const child = spawn('sh', ['-c', WATCHDOG, 'oci2fs-registry', join(dir, 'config.yml')], { stdio: ['pipe', 'ignore', 'pipe'] });
   live.add(child);
   let log = '';
   child.stderr!.on('data', (c: Buffer) => {
@@ -132,8 +137,8 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   let proxy: FaultProxy | undefined;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.stdin!.end();
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
     }
