@@ -59,26 +59,30 @@ export class Store {
 
   private async init(): Promise<void> {
     const { root } = this;
-    try {
-      await mkdir(join(root, BLOBS_DIR, DIGEST_ALGORITHM), { recursive: true });
-    } catch (e) {
-      throw new Oci2fsError(ErrorCode.STORE, `Cannot create the store at ${root}: ${(e as Error).message}; pick another with --store or $OCI2FS_STORE`, { cause: e });
-    }
-    const tmp = await this.dir('tmp');
     const layoutPath = join(root, OCI_LAYOUT_FILE);
-    const layout = Buffer.from(JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION }) + '\n');
-    if (!(await createFileIfAbsent(layoutPath, layout, tmp))) {
-      let version: unknown;
+    const indexPath = join(root, INDEX_FILE);
+    const exists = async (p: string) => stat(p).then(() => true, () => false);
+    // An existing store is only read here, so a read-only shared store works for --offline.
+    if (!((await exists(layoutPath)) && (await exists(indexPath)) && (await exists(join(root, BLOBS_DIR, DIGEST_ALGORITHM))))) {
       try {
-        version = (JSON.parse(await readFile(layoutPath, 'utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+        await mkdir(join(root, BLOBS_DIR, DIGEST_ALGORITHM), { recursive: true });
       } catch (e) {
-        throw new Oci2fsError(ErrorCode.STORE, `${layoutPath} is unreadable; this directory is not an OCI layout oci2fs can use`, { cause: e });
+        throw new Oci2fsError(ErrorCode.STORE, `Cannot create the store at ${root}: ${(e as Error).message}; pick another with --store or $OCI2FS_STORE`, { cause: e });
       }
-      if (version !== OCI_LAYOUT_VERSION) {
-        throw new Oci2fsError(ErrorCode.STORE, `${layoutPath} declares image layout version ${String(version)}; only ${OCI_LAYOUT_VERSION} is supported`);
-      }
+      const tmp = await this.dir('tmp');
+      const layout = Buffer.from(JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION }) + '\n');
+      await createFileIfAbsent(layoutPath, layout, tmp);
+      await createFileIfAbsent(indexPath, serializeIndexJson(emptyIndex()), tmp);
     }
-    await createFileIfAbsent(join(root, INDEX_FILE), serializeIndexJson(emptyIndex()), tmp);
+    let version: unknown;
+    try {
+      version = (JSON.parse(await readFile(layoutPath, 'utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+    } catch (e) {
+      throw new Oci2fsError(ErrorCode.STORE, `${layoutPath} is unreadable; this directory is not an OCI layout oci2fs can use`, { cause: e });
+    }
+    if (version !== OCI_LAYOUT_VERSION) {
+      throw new Oci2fsError(ErrorCode.STORE, `${layoutPath} declares image layout version ${String(version)}; only ${OCI_LAYOUT_VERSION} is supported`);
+    }
   }
 
   /** Path of one of our reserved directories (tmp, locks, diffs, artifacts), created on first use. */

@@ -186,6 +186,28 @@ test('--offline uses only the store; images lists what was pulled', async () => 
   assert.match(text, /^IMAGES\nREFERENCE +PLATFORM +DIGEST +SIZE +PULLED\n/);
 });
 
+test('a read-only store (e.g. shared on a cluster) serves --offline pulls', async (t) => {
+  const store = await newStore();
+  assert.equal((await runCli(['pull', '--store', store, `oci:${single}`])).code, 0);
+  const ro = await mkdtemp(join(work, 'ro-'));
+  try {
+    execFileSync('mount', ['--bind', store, ro], { stdio: 'ignore' });
+    execFileSync('mount', ['-o', 'remount,bind,ro', ro], { stdio: 'ignore' });
+  } catch {
+    await rm(ro, { recursive: true, force: true });
+    return t.skip('cannot make a read-only bind mount here');
+  }
+  try {
+    const r = await runCli(['pull', '--offline', '--store', ro, `oci:${single}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), img.manifestDigest);
+    assert.equal((await runCli(['images', '--store', ro])).code, 0);
+  } finally {
+    execFileSync('umount', [ro]);
+    await rm(ro, { recursive: true, force: true });
+  }
+});
+
 test('verify detects a corrupted blob and exits 8', async () => {
   const store = await newStore();
   assert.equal((await runCli(['pull', '--store', store, `oci:${single}`])).code, 0);
