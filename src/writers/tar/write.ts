@@ -25,6 +25,9 @@ export interface WriteTarOptions {
   events?: ProgressListener;
 }
 
+/** Warn when a sparse file's logical size exceeds its data by this factor (it is written densely). */
+export const SPARSE_WARN_RATIO = 2;
+
 /** Name of the root entry. */
 export const TAR_ROOT_NAME = './';
 
@@ -63,6 +66,9 @@ export function planTar(tree: ValidatedTree, warn: (code: string, message: strin
       case 'file':
         if (inode.content.kind === 'external') {
           throw new Oci2fsError(ErrorCode.TREE_INVALID, `File ${JSON.stringify(path)} has no content here (only a reference: ${inode.content.payload}); a tar archive needs file contents`);
+        }
+        if (inode.content.kind === 'file' && inode.content.sparse !== undefined && inode.size > SPARSE_WARN_RATIO * inode.content.length) {
+          warn('W_TAR_SPARSE_DENSE', `Sparse file ${JSON.stringify(path)} (${inode.size} bytes, ${inode.content.length} of data) is stored densely in the tar output`);
         }
         out.push({ header: { ...base, path: name, type: 'file', size: inode.size }, inode, data: true });
         break;
