@@ -1,7 +1,8 @@
 /**
  * A real directory (an installed npm package) → scanDirectory → our writer →
- * kernel mount, compared with the original by `diff -r`, and the image size
- * compared with mksquashfs on the same directory and compressor.
+ * kernel mount, compared with the original by `diff -r`; and compared with
+ * mksquashfs' image of the same directory: size, and sqfsdiff (contents,
+ * owners, permissions, timestamps).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +28,8 @@ for (const comp of ['gzip', 'zstd', 'lz4'] as const) {
     if (!existsSync(source)) { t.skip(`${source} not present`); return; }
     const img = join(tmp, `ours-${comp}.sqfs`);
     const tree = await scanDirectory(source);
+    // scanDirectory normalizes the root's mtime; mksquashfs takes the source directory's.
+    tree.mtimeSec = Math.floor(statSync(source).mtimeMs / 1000);
     await writeSquashfs(validateTree(tree), img, { compressor: comp });
     if (hasTool('mksquashfs', '-version')) {
       const ref = join(tmp, `ref-${comp}.sqfs`);
@@ -36,6 +39,11 @@ for (const comp of ['gzip', 'zstd', 'lz4'] as const) {
       const theirs = statSync(ref).size;
       t.diagnostic(`${comp}: ours ${ours} bytes, mksquashfs ${theirs} bytes`);
       assert.ok(ours <= theirs * 1.15 + 8192, `our image (${ours}) is much larger than mksquashfs' (${theirs})`);
+      if (hasTool('sqfsdiff', '--version')) {
+        // squashfs-tools-ng parses both images: entries, contents, owners, permissions, timestamps.
+        const d = spawnSync('sqfsdiff', ['-a', ref, '-b', img, '-T']);
+        assert.equal(d.status, 0, `sqfsdiff reports differences:\n${d.stdout?.toString().slice(0, 2000)}${d.stderr?.toString()}`);
+      }
     }
     const m = tryMount(img);
     if ('reason' in m) { t.skip(m.reason); return; }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { lstatSync, readFileSync, readlinkSync, mkdtempSync, rmdirSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, readdirSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll } from '../../tree/content.js';
@@ -299,6 +299,8 @@ function getfattr(path: Buffer): Map<string, string> {
 export async function checkMounted(mnt: string, root: DirInode, opts: { xattrs?: 'all' | 'user' | 'none'; inodeNumbers?: boolean; emptyXattrValues?: boolean } = {}): Promise<void> {
   const links = countLinks(root);
   const inoOf = new Map<Inode, number>();
+  const top = readdirSync(mnt, { encoding: 'buffer' }).map((n) => n.toString('latin1')).sort();
+  assert.deepEqual(top, [...root.children.keys()].sort(), '/: readdir');
   for (const [p, x] of entries(root)) {
     const path = Buffer.concat([Buffer.from(mnt + '/'), Buffer.from(p, 'latin1')]);
     const st = lstatSync(path);
@@ -316,7 +318,13 @@ export async function checkMounted(mnt: string, root: DirInode, opts: { xattrs?:
         assert.equal(st.size, x.size, `${p}: size`);
         if (x.size <= 64 << 20) assert.equal(sha256(readFileSync(path)), sha256(await readAll(x)), `${p}: content`);
         break;
-      case 'dir': assert.ok(st.isDirectory(), `${p}: type`); break;
+      case 'dir': {
+        assert.ok(st.isDirectory(), `${p}: type`);
+        // readdir walks the listing (and seeks through the directory index between getdents calls)
+        const names = readdirSync(path, { encoding: 'buffer' }).map((n) => n.toString('latin1')).sort();
+        assert.deepEqual(names, [...x.children.keys()].sort(), `${p}: readdir`);
+        break;
+      }
       case 'symlink':
         assert.ok(st.isSymbolicLink(), `${p}: type`);
         assert.equal(readlinkSync(path, { encoding: 'buffer' }).toString('latin1'), x.target, `${p}: target`);
