@@ -158,3 +158,10 @@ test('a gzip Content-Encoding on a manifest (some proxies add one) is decoded, n
   assert.equal(m.digest, fx.img.manifestDigest);
   assert.equal(reg.proxy.count('/v2/test/img/manifests/v1'), 1);
 });
+
+test('HEAD without Docker-Content-Digest falls back to GET', async () => {
+  reg.proxy.addFault({ path: '/v2/test/img/manifests/v1', method: 'HEAD', fault: { kind: 'respond', status: 200, headers: { 'Content-Type': OCI_MANIFEST } } });
+  const h = await client().headManifest(loc('test/img'), 'v1');
+  assert.deepEqual(h, { digest: fx.img.manifestDigest, mediaType: OCI_MANIFEST, size: fx.img.manifestSize });
+  assert.equal(reg.proxy.count('/v2/test/img/manifests/v1', 'GET'), 1);
+});
