@@ -58,19 +58,29 @@ export interface PaxOverrides {
 }
 
 /**
+ * True for xattr records. For them an empty value is an empty xattr (Linux
+ * allows those; GNU tar restores them and containerd/docker, iterating Go's
+ * PAXRecords, apply them), not the POSIX "delete this keyword" marker.
+ */
+export function isXattrKey(key: string): boolean {
+  return key.startsWith(PAX_KEY.SCHILY_XATTR) || key.startsWith(PAX_KEY.LIBARCHIVE_XATTR);
+}
+
+/**
  * Global pax state: each 'g' header updates it; a record with an empty
- * value deletes the key (POSIX).
+ * value deletes the key (POSIX), except for xattrs (see isXattrKey).
  */
 export function mergeGlobal(globals: Map<string, Uint8Array>, records: PaxRecord[]): void {
   for (const r of records) {
-    if (r.value.length === 0) globals.delete(r.key);
+    if (r.value.length === 0 && !isXattrKey(r.key)) globals.delete(r.key);
     else globals.set(r.key, r.value);
   }
 }
 
 /**
  * Effective overrides for one entry: globals, then its local records (a
- * local empty value removes the key for this entry). Repeated
+ * local empty value removes the key for this entry, except for xattrs:
+ * see isXattrKey). Repeated
  * GNU.sparse.offset/numbytes records (sparse 0.0) are kept in order.
  */
 export function interpretPax(
@@ -84,7 +94,7 @@ export function interpretPax(
   const pairs: { key: string; value: Uint8Array }[] = [];
   for (const r of local) {
     if (r.key === PAX_KEY.SPARSE_OFFSET || r.key === PAX_KEY.SPARSE_NUMBYTES) pairs.push(r);
-    else if (r.value.length === 0) kv.delete(r.key);
+    else if (r.value.length === 0 && !isXattrKey(r.key)) kv.delete(r.key);
     else kv.set(r.key, r.value);
   }
   const o: PaxOverrides = { xattrs: new Map() };
@@ -103,7 +113,6 @@ export function interpretPax(
   o.devMinor = int(PAX_KEY.SCHILY_DEVMINOR);
   const mtime = kv.get(PAX_KEY.MTIME);
   if (mtime) o.mtime = parsePaxTime(mtime, PAX_KEY.MTIME, ctx);
-  // Sorted so the Map's insertion order is byte order (deterministic).
   for (const key of [...kv.keys()].sort()) {
     const value = kv.get(key) as Uint8Array;
     if (key.startsWith(PAX_KEY.SCHILY_XATTR)) {
@@ -116,6 +125,10 @@ export function interpretPax(
       // SCHILY wins when both spellings name the same xattr (libarchive writes both).
       if (!kv.has(PAX_KEY.SCHILY_XATTR + name)) o.xattrs.set(name, base64Decode(latin1(value), ctx));
     }
+  }
+  if (o.xattrs.size > 1) {
+    // Byte order of the xattr names (both spellings merged above).
+    o.xattrs = new Map([...o.xattrs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
   }
   const name = kv.get(PAX_KEY.SPARSE_NAME);
   if (name) o.path = latin1(name);

@@ -221,6 +221,24 @@ test('pax values are bytes: newline, NUL, 0xff in paths and xattr values', async
   assert.match(out, /dir\/a\\nb\\377\\376=c/, 'GNU tar sees the same path');
 });
 
+test('xattrs with an empty value are kept (GNU tar restores them; not the pax "unset" rule)', async () => {
+  const archive = Buffer.concat([
+    pax('g', rec('SCHILY.xattr.user.gempty', '')),
+    pax('x', rec('SCHILY.xattr.user.empty', ''), rec('LIBARCHIVE.xattr.user.lempty', '')),
+    file('f', 'x'),
+    END,
+  ]);
+  const [e] = await list(archive);
+  assert.deepEqual([...e.xattrs].map(([k, v]) => [k, v.length]), [['user.empty', 0], ['user.gempty', 0], ['user.lempty', 0]]);
+  const { dir, cleanup } = await gnuTar(archive, ['--xattrs', '--xattrs-include=*', '-x']);
+  try {
+    const out = execFileSync('python3', ['-c', 'import os,sys; print(sorted((n, len(os.getxattr(sys.argv[1], n))) for n in os.listxattr(sys.argv[1])))', join(dir, 'x', 'f')]).toString();
+    assert.match(out, /\('user\.empty', 0\)/, 'GNU tar restores the empty xattr');
+  } finally {
+    await cleanup();
+  }
+});
+
 test('LIBARCHIVE.xattr: %-encoded names and base64 values; SCHILY wins for the same name', async () => {
   const archive = Buffer.concat([
     pax('x', rec('LIBARCHIVE.xattr.user.a%3Db%25', Buffer.from([1, 2, 255]).toString('base64')), rec('LIBARCHIVE.xattr.user.s', 'AAAA'), rec('SCHILY.xattr.user.s', 'schily')),
