@@ -164,6 +164,27 @@ test('docker-archive made by skopeo: uncompressed layers whose digests are the d
   assert.equal(await runCli(['verify', '--store', store]).then((v) => v.code), 0);
 });
 
+test('docker-archive with gzip layers (as some tools write): media type detected, digests are the blobs', async () => {
+  const store = await newStore();
+  const dir = await mkdtemp(join(work, 'da-'));
+  const blob = (d: string) => join(gz, 'blobs', 'sha256', d.slice(7));
+  execFileSync('cp', [blob(gzImg.configDigest), join(dir, 'config.json')]);
+  gzImg.layers.forEach((l, i) => execFileSync('cp', [blob(l.digest), join(dir, `layer${i}.tar.gz`)]));
+  await writeFile(
+    join(dir, 'manifest.json'),
+    JSON.stringify([{ Config: 'config.json', RepoTags: ['x/y:1'], Layers: gzImg.layers.map((_, i) => `layer${i}.tar.gz`) }]),
+  );
+  const archive = join(work, 'gzip-layers.docker.tar');
+  execFileSync('tar', ['-C', dir, '-cf', archive, 'manifest.json', 'config.json', ...gzImg.layers.map((_, i) => `layer${i}.tar.gz`)]);
+  const r = await runCli(['pull', '--json', '--store', store, `docker-archive:${archive}:x/y:1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.configDigest, gzImg.configDigest);
+  assert.deepEqual(o.layers.map((l: { digest: string }) => l.digest), gzImg.layers.map((l) => l.digest));
+  assert.deepEqual(o.layers.map((l: { mediaType: string }) => l.mediaType), gzImg.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+gzip'));
+  assert.equal((await runCli(['verify', '--store', store])).code, 0);
+});
+
 test('--offline uses only the store; images lists what was pulled', async () => {
   const store = await newStore();
   const off = await runCli(['pull', '--offline', '--store', store, `oci:${single}`]);
