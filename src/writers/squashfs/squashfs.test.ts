@@ -303,3 +303,30 @@ test('directory headers split on inode number distance; no export table when dis
     unmount(m.dir);
   }
 });
+
+test('empty root (no files, no fragments) with xattrs on the root: all readers accept it', { skip: !tools && 'unsquashfs not installed' }, async (t) => {
+  const root = dir([], { mode: 0o700, uid: 42, gid: 43, mtimeSec: 1_234_567_890, xattrs: new Map([['user.root', Buffer.from('yes')]]) });
+  const img = await build(root, 'empty.sqfs');
+  const sb = readFileSync(img);
+  assert.equal(sb.readUInt32LE(4), 1, 'one inode');
+  assert.equal(sb.readUInt32LE(16), 0, 'no fragments');
+  checkUnsquashfsListing(img, root);
+  const tar = execFileSync('sqfs2tar', [img]);
+  assert.ok(tar.length >= 1024);
+  const m = tryMount(img);
+  if ('reason' in m) {
+    t.skip(m.reason);
+    return;
+  }
+  try {
+    const st = statSync(m.dir);
+    assert.equal(st.mode & 0o7777, 0o700);
+    assert.equal(st.uid, 42);
+    assert.equal(st.gid, 43);
+    assert.equal(Math.floor(st.mtimeMs / 1000), 1_234_567_890);
+    const x = execFileSync('getfattr', ['-n', 'user.root', '--only-values', m.dir]).toString();
+    assert.equal(x, 'yes');
+  } finally {
+    unmount(m.dir);
+  }
+});
