@@ -149,3 +149,22 @@ test('a size that is not a multiple of the block size: file is exact, filesystem
   assert.equal(statSync(img).size, size);
   fsck(img);
 });
+
+test('zero-filled file blocks stay holes in the image file but read back as zeros', async (t) => {
+  const dir = withTmp(t);
+  const src = join(dir, 'zeros.bin');
+  const data = Buffer.alloc(8 << 20);
+  data.write('head', 0);
+  data.write('tail', data.length - 4);
+  writeFileSync(src, data);
+  const f: Inode = { kind: 'file', mode: 0o644, ...base, size: data.length, content: { kind: 'file', path: src, offset: 0, length: data.length } };
+  const img = join(dir, 'z.img');
+  await writeExt4(validateTree(dirOf([['z', f]])), img);
+  fsck(img);
+  assert.ok(statSync(img).blocks * 512 < 1 << 20, `image uses ${statSync(img).blocks * 512} bytes on disk`);
+  // the file's blocks are allocated (not a sparse file inside the filesystem)
+  assert.match(debugfs(img, 'stat /z'), /Blockcount: 16384\b/);
+  const out = join(dir, 'z.out');
+  execFileSync('debugfs', ['-R', `dump /z ${out}`, img], { stdio: 'ignore' });
+  assert.ok(readFileSync(out).equals(data));
+});

@@ -1,13 +1,23 @@
 /**
  * Sparse, sequential image output: coalesces writes to consecutive
- * positions into large buffers (few big pwrite calls) and never writes
- * what was not given, so untouched ranges stay holes after ftruncate.
+ * positions into large buffers (few big pwrite calls), and at flush time
+ * skips every all-zero 4 KiB block, so zeros (untouched ranges, zero-filled
+ * file blocks, empty inode-table slots) stay holes after ftruncate. Every
+ * position must be written at most once (true for the ext4 writer).
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 
 /** Size of the coalescing buffer. */
 const BUFFER_SIZE = 8 << 20;
+/** Granularity of hole detection (the filesystem block size). */
+const SPARSE_UNIT = 4096;
+const ZERO_UNIT = Buffer.alloc(SPARSE_UNIT);
+
+/** True when buf[from, to) is all zero bytes. */
+function isZero(buf: Buffer, from: number, to: number): boolean {
+  return buf.compare(ZERO_UNIT, 0, to - from, from, to) === 0;
+}
 
 export class ImageOutput {
   private buf = Buffer.allocUnsafe(BUFFER_SIZE);
@@ -44,18 +54,36 @@ export class ImageOutput {
     }
   }
 
-  /** Writes out what is buffered. */
+  /** Writes out what is buffered, as runs of non-zero blocks. */
   async flush(): Promise<void> {
-    let done = 0;
+    let runStart = -1;
+    let off = 0;
+    while (off < this.len) {
+      // pieces end on absolute SPARSE_UNIT boundaries
+      const abs = this.start + off;
+      const end = Math.min(this.len, off + SPARSE_UNIT - (abs % SPARSE_UNIT));
+      if (isZero(this.buf, off, end)) {
+        if (runStart >= 0) await this.pwrite(runStart, off);
+        runStart = -1;
+      } else if (runStart < 0) {
+        runStart = off;
+      }
+      off = end;
+    }
+    if (runStart >= 0) await this.pwrite(runStart, this.len);
+    this.len = 0;
+  }
+
+  private async pwrite(from: number, to: number): Promise<void> {
+    let done = from;
     try {
-      while (done < this.len) {
-        const { bytesWritten } = await this.fh.write(this.buf, done, this.len - done, this.start + done);
+      while (done < to) {
+        const { bytesWritten } = await this.fh.write(this.buf, done, to - done, this.start + done);
         done += bytesWritten;
       }
     } catch (e) {
       throw new Oci2fsError(ErrorCode.IO, `Cannot write ext4 image ${this.path}: ${(e as Error).message}`, { cause: e });
     }
-    this.len = 0;
   }
 
   /** Flushes and closes. */
