@@ -168,3 +168,15 @@ test('zero-filled file blocks stay holes in the image file but read back as zero
   execFileSync('debugfs', ['-R', `dump /z ${out}`, img], { stdio: 'ignore' });
   assert.ok(readFileSync(out).equals(data));
 });
+
+test('an xattr outside the known namespaces is stored (e2fsck clean) and reported as a warning', async (t) => {
+  const dir = withTmp(t);
+  const f = file('x');
+  f.xattrs.set('weird.name', Buffer.from('v'));
+  const seen: ProgressEvent[] = [];
+  const img = join(dir, 'w.img');
+  await writeExt4(validateTree(dirOf([['f', f]])), img, { events: (e) => seen.push(e) });
+  fsck(img);
+  assert.ok(seen.some((e) => e.type === 'warning' && e.message.includes('weird.name')));
+  assert.match(debugfs(img, 'ea_list /f'), /weird\.name \(1\)/);
+});

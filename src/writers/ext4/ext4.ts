@@ -64,7 +64,8 @@ export async function writeExt4(tree: ValidatedTree, outPath: string, opts: Ext4
   const time = opts.mtime ?? tree.root.mtimeSec;
   const salt = JSON.stringify([opts.size ?? null, opts.headroom ?? null, opts.inodes ?? null, opts.label ?? '', opts.journal === true, time]);
   const id = makeIdentity(collected.summary, salt, opts.uuid, opts.label);
-  const { prepared, xattrBlocks } = prepareAll(collected.nodes, id.fsSeed, id.hashSeed, time);
+  const warn = (message: string): void => events({ type: 'warning', code: 'EXT4_XATTR_NAMESPACE', message });
+  const { prepared, xattrBlocks } = prepareAll(collected.nodes, id.fsSeed, id.hashSeed, time, warn);
   let journal: Prepared | null = null;
   if (opts.journal) {
     // sized like mke2fs from the filesystem size (requested, or estimated from the content)

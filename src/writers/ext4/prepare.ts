@@ -95,6 +95,7 @@ export function prepareAll(
   fsSeed: number,
   hashSeed: readonly number[],
   defaultTime: number,
+  warn: (message: string) => void = () => undefined,
 ): { prepared: Prepared[]; xattrBlocks: XattrBlock[] } {
   const shared = new Map<string, XattrBlock>();
   const xattrBlocks: XattrBlock[] = [];
@@ -153,6 +154,9 @@ export function prepareAll(
     }
     if (t && t.xattrs.size > 0) {
       const entries = prepareXattrs(t.xattrs, node.path);
+      for (const e of entries) {
+        if (e.index === 0) warn(`${node.path}: xattr ${JSON.stringify(Buffer.from(e.name).toString('latin1'))} has a namespace Linux does not know; it is stored but the kernel will not list it`);
+      }
       p.xattrArea = encodeInodeXattrs(entries);
       if (!p.xattrArea) {
         if (!fitsXattrBlock(entries)) {
