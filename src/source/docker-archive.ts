@@ -53,10 +53,18 @@ async function firstBytes(files: TarFiles, name: string): Promise<Uint8Array> {
   return new Uint8Array(0);
 }
 
+/** Digests of compressed members already hashed by this process (resolve, then fetch, opens the archive twice). */
+const memberDigests = new Map<string, string>();
+
 async function hashMember(files: TarFiles, name: string): Promise<string> {
+  const key = files.memberKey(name);
+  const known = memberDigests.get(key);
+  if (known) return known;
   const h = createHash('sha256');
   for await (const c of files.open(name, 0)) h.update(c);
-  return `sha256:${h.digest('hex')}`;
+  const digest = `sha256:${h.digest('hex')}`;
+  memberDigests.set(key, digest);
+  return digest;
 }
 
 export class DockerArchiveBackend implements SourceBackend {

@@ -79,15 +79,26 @@ export class TarFiles extends BaseFiles {
     readonly label: string,
     private readonly path: string,
     private readonly members: Map<string, { offset: number; length: number }>,
+    /** Identifies this version of the archive file (path, size, mtime) for caches. */
+    readonly identity: string,
   ) {
     super();
   }
 
+  /** A key for `name` that changes when the archive file changes. */
+  memberKey(name: string): string {
+    const m = this.members.get(memberName(name));
+    return `${this.identity}\0${memberName(name)}\0${m?.offset}\0${m?.length}`;
+  }
+
   /** Indexes the regular files of the tar at `path` (headers only). */
   static async index(path: string, label: string): Promise<TarFiles> {
+    let identity: string;
     try {
       const fh = await open(path, 'r');
+      const st = await fh.stat();
       await fh.close();
+      identity = `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new Oci2fsError(code === 'ENOENT' ? ErrorCode.NOT_FOUND : ErrorCode.IO, `Cannot open ${label}: ${(e as Error).message}`, { cause: e });
@@ -97,7 +108,7 @@ export class TarFiles extends BaseFiles {
       if (e.type !== 'file' || e.sparse) continue;
       members.set(memberName(e.path), { offset: e.dataOffset, length: e.dataLength });
     }
-    return new TarFiles(label, path, members);
+    return new TarFiles(label, path, members, identity);
   }
 
   async size(name: string): Promise<number | undefined> {
