@@ -178,3 +178,30 @@ test('decompressToFile: diffID like sha256sum of gzip -dc, atomic, mismatch dele
   await assert.rejects(decompressToFile(p('missing.gz'), p('out5.tar'), { label: 'layer-x' }), failsWith(ErrorCode.IO));
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
 });
+
+test('random corruption of gzip/zstd streams fails only with E_COMPRESSION (or passes)', { skip: !(HAVE_GZIP && HAVE_ZSTD) && 'gzip/zstd missing' }, async () => {
+  let x = 0x2545f491;
+  const rnd = (): number => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+  let failures = 0;
+  for (const name of ['multi.gz', 'multi.zst']) {
+    const original = fs.readFileSync(p(name)).subarray(0, 20_000); // truncated too: fine, must still fail cleanly
+    for (let i = 0; i < 60; i++) {
+      const buf = Buffer.from(original);
+      for (let k = 1 + (rnd() % 4); k > 0; k--) buf[rnd() % Math.min(buf.length, 400)] = rnd() & 0xff;
+      try {
+        await collect(from(buf, 1 + (rnd() % 5000)));
+      } catch (e) {
+        assert.ok(isOci2fsError(e, 'E_COMPRESSION') || isOci2fsError(e, 'E_LIMIT'), `${name}#${i}: ${String(e)}`);
+        failures++;
+      }
+    }
+  }
+  assert.ok(failures > 60, 'corruption is noticed');
+});
