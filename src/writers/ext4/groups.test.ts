@@ -48,7 +48,8 @@ test('multi-group image: inodes in several groups, data across a backup superblo
 
   const primary = fsck(['-fn', img]);
   assert.equal(primary.status, 0, primary.out);
-  assert.doesNotMatch(primary.out, /Fix|Clear|differ|invalid|wrong/i, primary.out);
+  const noise = primary.out.split('\n').filter((l) => l && !/^(e2fsck \d|Pass \d|.*: \d+\/\d+ files \()/.test(l));
+  assert.deepEqual(noise, [], primary.out);
   // every backup superblock + descriptor copy is valid on its own
   for (const b of [32768, 98304, 163840, 229376]) {
     const backup = fsck(['-fn', '-b', String(b), '-B', '4096', img]);
