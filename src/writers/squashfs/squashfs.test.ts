@@ -260,6 +260,9 @@ test('limits and warnings: bad options, too many ids, unsupported xattrs, clampe
   for (const bad of [{ blockSize: 3000 }, { blockSize: 2 << 20 }, { compressor: 'gzip' as const, level: 10 }, { compressor: 'zstd' as const, level: 0 }, { jobs: 0 }]) {
     await assert.rejects(writeSquashfs(one, join(tmp, 'bad.sqfs'), bad), (e) => isOci2fsError(e, 'E_USAGE'), JSON.stringify(bad));
   }
+  await assert.rejects(writeSquashfs(one, join(tmp, 'no-such-dir', 'x.sqfs')), (e) => isOci2fsError(e, 'E_IO') && /no-such-dir/.test(e.message));
+  const external = validateTree(dir([['ext', { kind: 'file', ...base({ mode: 0o644 }), size: 3, content: { kind: 'external', payload: 'ab/cdef' } }]]));
+  await assert.rejects(writeSquashfs(external, join(tmp, 'ext.sqfs')), (e) => isOci2fsError(e, 'E_TREE_INVALID'));
   const many: [string, Inode][] = [];
   for (let i = 0; i < 32_768; i++) many.push([`f${i}`, special('fifo', { uid: 2 * i, gid: 2 * i + 1 })]);
   await assert.rejects(writeSquashfs(validateTree(dir(many)), join(tmp, 'ids.sqfs')), (e) => isOci2fsError(e, 'E_LIMIT'));

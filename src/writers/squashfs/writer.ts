@@ -91,7 +91,9 @@ export async function writeSquashfs(
   const plan = planInodes(tree.root);
   const totalBytes = plan.files.reduce((n, f) => n + f.size, 0);
 
-  const fh = await open(outPath, 'w');
+  const fh = await open(outPath, 'w').catch((e: unknown) => {
+    throw new Oci2fsError(ErrorCode.IO, `Cannot create squashfs image ${outPath}: ${(e as Error).message}. Check that the directory exists and is writable.`, { cause: e });
+  });
   const pool = new CompressPool(spec, jobs);
   let data: DataWriter | null = null;
   const prefetch = new Prefetcher(plan.files);
