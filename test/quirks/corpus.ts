@@ -288,6 +288,19 @@ export const QUIRK_CASES: QuirkCase[] = [
     ),
   },
   {
+    // Directories that forbid writing/searching: writers must create the children first.
+    name: 'restrictive-dirs',
+    layers: [[d('ro/', { mode: 0o555 }), f('ro/f', 'x', { mtimeNsec: 3 }), d('none/', { mode: 0, mtimeNsec: 4 }), f('none/g', 'y', { mode: 0o400, mtimeSec: -7, mtimeNsec: 1 }), d('none/sub/', { mode: 0o700 })]],
+    expect: g(
+      ROOT,
+      '/none dir 0000 0:0 1600000000.000000004',
+      '/none/g file 0400 0:0 -7.000000001 size=1 data=y',
+      `/none/sub dir 0700 0:0 ${T}`,
+      `/ro dir 0555 0:0 ${T}`,
+      '/ro/f file 0644 0:0 1600000000.000000003 size=1 data=x',
+    ),
+  },
+  {
     name: 'xattrs-binary',
     layers: [[
       f('cap', 'c', { mode: 0o755, xattrs: { 'security.capability': CAP } }),

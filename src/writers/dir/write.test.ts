@@ -105,7 +105,7 @@ test('writeDir unprivileged: owners in user.rootlesscontainers, devices skipped'
     import { buildQuirkTrees } from ${JSON.stringify(join(here, '../../../test/quirks/corpus.js'))};
     const trees = await buildQuirkTrees(${JSON.stringify(join(work, 'corpus'))});
     const out = {};
-    for (const n of ['ids-modes-times', 'specials-empty-sparse', 'xattrs-binary']) {
+    for (const n of ['ids-modes-times', 'specials-empty-sparse', 'xattrs-binary', 'restrictive-dirs']) {
       out[n] = (await writeDir(trees.find((t) => t.name === n).tree, ${JSON.stringify(join(work, 'out'))} + '/' + n)).skipped;
     }
     console.log(JSON.stringify(out));
@@ -116,6 +116,9 @@ test('writeDir unprivileged: owners in user.rootlesscontainers, devices skipped'
   assert.deepEqual(skipped['specials-empty-sparse'].map((s) => s.path).sort(), ['/bigminor', '/null', '/sda1']);
   assert.deepEqual(skipped['xattrs-binary'].map((s) => s.what).sort(), ['xattr security.capability (needs root)', 'xattr trusted.t (needs root)']);
   assert.deepEqual(skipped['ids-modes-times'], []);
+  assert.deepEqual(skipped['restrictive-dirs'], []);
+  const times = execFileSync('stat', ['-c', '%a %y %n', join(work, 'out', 'restrictive-dirs', 'none'), join(work, 'out', 'restrictive-dirs', 'none', 'g')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+  assert.match(times, /^0 2020-09-13 12:26:40\.000000004 \+0000 .*\/none\n400 1969-12-31 23:59:53\.000000001 \+0000 .*\/none\/g\n$/);
   const dump = execFileSync('getfattr', ['-d', '-m', '-', '-e', 'hex', join(work, 'out', 'ids-modes-times', 'bigids'), join(work, 'out', 'xattrs-binary', 'bin')], { encoding: 'utf8' });
   assert.match(dump, /bigids\nuser\.rootlesscontainers=0x08f0a2041080d0acf30e\n/);
   assert.match(dump, /bin\nuser\.bin=0x00ff0a3d\nuser\.empty=0x\n/);

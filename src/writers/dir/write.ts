@@ -9,10 +9,11 @@
  * `outDir` is refused unless `allowNonEmpty` (then clashes fail).
  *
  * Order: create entries (pre-order) and chown them; set xattrs in one
- * `setfattr` batch (after chown, which clears security.capability); then
- * post-order chmod (incl. setuid/setgid, after chown) and timestamps
- * (children before their directory). Nanosecond mtimes that Node's utimes
- * cannot carry exactly (it rounds to microseconds) are set with `touch -h`.
+ * `setfattr` batch (after chown, which clears security.capability);
+ * nanosecond times of files (`touch -h`, Node's utimes rounds to
+ * microseconds) while directories are still searchable; then post-order
+ * chmod (incl. setuid/setgid, after chown) and the other timestamps
+ * (children before their directory).
  *
  * Unprivileged: ownership goes to the `user.rootlesscontainers` xattr (as
  * umoci does), devices and trusted./security. xattrs are skipped; every
@@ -223,31 +224,23 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
   // Xattrs in one batch, after every chown.
   await restoreXattrs(outDir, tmp.next(), [...xattrJobs].map(([path, xattrs]) => ({ path, xattrs })));
 
-  // Pass 2 (post-order): modes, then timestamps.
+  // Node's utimes takes float seconds, rounds to microseconds and maps
+  // negative times to "now": such times go through touch(1).
+  const exactInNode = (i: Inode): boolean => i.mtimeNsec === 0 && i.mtimeSec >= 0;
+  const created = (it: Item): boolean => it.primary && !(rootless && (it.inode.kind === 'chardev' || it.inode.kind === 'blockdev'));
+
+  // Pass 2: nanosecond times of non-directories with UTF-8 paths, one touch
+  // per distinct timestamp, while every directory is still searchable (a
+  // file's times change no directory).
   const nsBatches = new Map<string, string[]>();
-  for (let i = items.length - 1; i >= 0; i--) {
-    const it = items[i];
-    at.path = it.path;
-    const { inode } = it;
-    if (!it.primary) continue;
-    if (rootless && (inode.kind === 'chardev' || inode.kind === 'blockdev')) continue;
-    const p = it.path === '/' ? base : abs(it.rel);
-    if (inode.kind !== 'symlink') await chmod(p, inode.mode);
-    // Node's utimes takes float seconds, rounds to microseconds and maps negative times to "now".
-    if (inode.mtimeNsec === 0 && inode.mtimeSec >= 0) {
-      if (inode.kind === 'symlink') await lutimes(p, inode.mtimeSec, inode.mtimeSec);
-      else await utimes(p, inode.mtimeSec, inode.mtimeSec);
-    } else if (inode.kind !== 'dir' && isUtf8(it.rel)) {
-      // Batched below: one touch per distinct timestamp (a file's times touch no directory).
-      const stamp = touchStamp(inode.mtimeSec, inode.mtimeNsec);
-      const list = nsBatches.get(stamp) ?? [];
-      list.push(it.rel.toString('utf8'));
-      nsBatches.set(stamp, list);
-    } else {
-      await withUtf8Path(outDir, tmp, it.rel, isUtf8, (rp) => run('touch', ['-h', '-c', '-d', touchStamp(inode.mtimeSec, inode.mtimeNsec), '--', rp], outDir));
-    }
+  for (const it of items) {
+    if (!created(it) || it.inode.kind === 'dir' || exactInNode(it.inode) || !isUtf8(it.rel)) continue;
+    const stamp = touchStamp(it.inode.mtimeSec, it.inode.mtimeNsec);
+    const list = nsBatches.get(stamp) ?? [];
+    list.push(it.rel.toString('utf8'));
+    nsBatches.set(stamp, list);
   }
-  for (const [stamp, paths] of [...nsBatches].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+  for (const [stamp, paths] of [...nsBatches].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
     for (let i = 0; i < paths.length; ) {
       const chunk: string[] = [];
       let len = 0;
@@ -257,6 +250,22 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
       }
       at.path = '/' + chunk[0];
       await run('touch', ['-h', '-c', '-d', stamp, '--', ...chunk], outDir);
+    }
+  }
+
+  // Pass 3 (post-order: children before their directory): modes, then the other timestamps.
+  for (let i = items.length - 1; i >= 0; i--) {
+    const it = items[i];
+    at.path = it.path;
+    const { inode } = it;
+    if (!created(it)) continue;
+    const p = it.path === '/' ? base : abs(it.rel);
+    if (inode.kind !== 'symlink') await chmod(p, inode.mode);
+    if (exactInNode(inode)) {
+      if (inode.kind === 'symlink') await lutimes(p, inode.mtimeSec, inode.mtimeSec);
+      else await utimes(p, inode.mtimeSec, inode.mtimeSec);
+    } else if (inode.kind === 'dir' || !isUtf8(it.rel)) {
+      await withUtf8Path(outDir, tmp, it.rel, isUtf8, (rp) => run('touch', ['-h', '-c', '-d', touchStamp(inode.mtimeSec, inode.mtimeNsec), '--', rp], outDir));
     }
   }
   opts.events?.({ type: 'write-progress', phase: 'dir', done: items.length, total: items.length });
