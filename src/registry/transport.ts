@@ -134,7 +134,7 @@ export class Transport {
       } catch (e) {
         if (e instanceof Oci2fsError || !isRetryableNetworkError(e)) {
           if (e instanceof Oci2fsError) throw e;
-          throw new Oci2fsError(ErrorCode.NETWORK, `Request to ${shown} failed: ${describeNetworkError(e)}`, { cause: e });
+          throw new Oci2fsError(ErrorCode.NETWORK, `Request to ${shown} failed: ${describeNetworkError(e)}${tlsHint(e)}`, { cause: e });
         }
         if (n >= this.policy.attempts) {
           throw new Oci2fsError(ErrorCode.NETWORK, `Request to ${shown} failed after ${n} attempts: ${describeNetworkError(e)}; check the network or retry later`, { cause: e });
@@ -216,4 +216,19 @@ export function describeNetworkError(e: unknown): string {
   const cause = (e as { cause?: unknown }).cause;
   if (cause instanceof Error && cause.message && cause.message !== msg) msg = `${msg} (${cause.message})`;
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+/** Node/OpenSSL codes of certificates that cannot be verified. */
+const CERT_CODES = ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID'];
+
+/** A hint for TLS failures: plain-HTTP registries need --insecure-registry; private CAs need NODE_EXTRA_CA_CERTS. */
+function tlsHint(e: unknown): string {
+  const code = networkErrorCode(e) ?? '';
+  if (CERT_CODES.includes(code)) {
+    return '; the TLS certificate could not be verified: add the registry\'s CA with NODE_EXTRA_CA_CERTS=/path/ca.pem';
+  }
+  if (code.startsWith('ERR_SSL') || /wrong version number|packet length too long/i.test(describeNetworkError(e))) {
+    return '; the server does not speak TLS here: if it is a plain-HTTP registry, use --insecure-registry HOST[:PORT]';
+  }
+  return '';
 }

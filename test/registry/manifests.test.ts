@@ -8,6 +8,12 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import { createServer as createHttpsServer } from 'node:https';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { startRegistry } from '../harness/registry.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { RegistryClient } from '../../src/registry/index.js';
@@ -145,7 +151,7 @@ test('a mirror without the image falls back to the origin, with a warning', asyn
 
 test('plain HTTP only for insecure registries: without the flag we speak TLS and fail', async () => {
   const c = new RegistryClient({ retry: { attempts: 1 } });
-  await assert.rejects(c.getManifest(loc('test/img'), 'v1'), (e) => isOci2fsError(e, 'E_NETWORK'));
+  await assert.rejects(c.getManifest(loc('test/img'), 'v1'), (e) => isOci2fsError(e, 'E_NETWORK') && /--insecure-registry/.test(e.message));
   assert.equal(reg.proxy.count('/v2/test/img/manifests/v1'), 0);
 });
 
@@ -164,4 +170,21 @@ test('HEAD without Docker-Content-Digest falls back to GET', async () => {
   const h = await client().headManifest(loc('test/img'), 'v1');
   assert.deepEqual(h, { digest: fx.img.manifestDigest, mediaType: OCI_MANIFEST, size: fx.img.manifestSize });
   assert.equal(reg.proxy.count('/v2/test/img/manifests/v1', 'GET'), 1);
+});
+
+test('an HTTPS registry with an unverifiable certificate: E_NETWORK with a CA hint, never a silent downgrade', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'oci2fs-tls-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  let hits = 0;
+  const server = createHttpsServer({ key: await readFile(join(dir, 'k.pem')), cert: await readFile(join(dir, 'c.pem')) }, (_req, res) => {
+    hits++;
+    res.writeHead(200).end('{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const c = new RegistryClient({ retry: { attempts: 2, baseDelayMs: 5 } });
+  await assert.rejects(c.getManifest({ registry: host, repository: 'x/y' }, 'v1'), (e) => isOci2fsError(e, 'E_NETWORK') && /NODE_EXTRA_CA_CERTS/.test(e.message));
+  assert.equal(hits, 0);
 });
