@@ -114,6 +114,25 @@ export class Store {
     }
   }
 
+  /**
+   * hasBlob through open(2): on NFS, open revalidates the file's attributes
+   * with the server (close-to-open consistency), so a blob another client just
+   * published is seen with its real size, not a cached one.
+   */
+  private async hasBlobFresh(digest: string, size: number): Promise<boolean> {
+    let fh;
+    try {
+      fh = await open(this.blobPath(digest), 'r');
+      const st = await fh.stat();
+      return st.isFile() && st.size === size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw ioError(`open ${this.blobPath(digest)}`, e);
+    } finally {
+      await fh?.close();
+    }
+  }
+
   /** Size of the blob file if present (unverified: read it with readBlob/streamBlob). */
   async blobSize(digest: string): Promise<number | undefined> {
     try {
@@ -140,7 +159,7 @@ export class Store {
     }
     const hex = sha256Hex(digest);
     return this.withLock(`blob-${DIGEST_ALGORITHM}-${hex}`, async () => {
-      if (await this.hasBlob(digest, size)) {
+      if (await this.hasBlobFresh(digest, size)) {
         events?.({ type: 'blob-done', digest, size, cached: true });
         return { path, cached: true };
       }
