@@ -95,9 +95,18 @@ async function build(root: DirInode, name: string, opts: SquashfsOptions = {}): 
   return out;
 }
 
+/** The big rich tree and its image, built once for the tests that read it. */
+let richImage: Promise<{ root: DirInode; img: string }> | null = null;
+function rich(): Promise<{ root: DirInode; img: string }> {
+  richImage ??= (async () => {
+    const root = richTree({ bigDir: true });
+    return { root, img: await build(root, 'rich.sqfs') };
+  })();
+  return richImage;
+}
+
 test('rich tree: unsquashfs listing, sqfs2tar contents/xattrs/hardlinks, unsquashfs -cat', { skip: !tools && 'unsquashfs/sqfs2tar not installed' }, async () => {
-  const root = richTree({ bigDir: true });
-  const img = await build(root, 'rich.sqfs');
+  const { root, img } = await rich();
   checkUnsquashfsListing(img, root);
   await checkSqfs2tar(img, root);
   const cat = execFileSync('unsquashfs', ['-cat', img, 'multi'], { maxBuffer: 1 << 24 });
@@ -111,8 +120,7 @@ test('rich tree: unsquashfs listing, sqfs2tar contents/xattrs/hardlinks, unsquas
 });
 
 test('rich tree: kernel loop mount matches the tree file by file', async (t) => {
-  const root = richTree({ bigDir: true });
-  const img = await build(root, 'rich-mount.sqfs');
+  const { root, img } = await rich();
   const m = tryMount(img);
   if ('reason' in m) {
     t.skip(m.reason);
