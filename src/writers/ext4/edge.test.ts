@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, isOci2fsError } from '../../errors.js';
@@ -31,7 +31,7 @@ function fsck(img: string): string {
 }
 
 const debugfs = (img: string, cmd: string): string =>
-  execFileSync('debugfs', ['-R', cmd, img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  execFileSync('debugfs', ['-R', cmd, img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 << 20 });
 
 test('an empty tree gives a tiny clean filesystem with lost+found as inode 11', async (t) => {
   const dir = withTmp(t);
@@ -179,4 +179,36 @@ test('an xattr outside the known namespaces is stored (e2fsck clean) and reporte
   fsck(img);
   assert.ok(seen.some((e) => e.type === 'warning' && e.message.includes('weird.name')));
   assert.match(debugfs(img, 'ea_list /f'), /weird\.name \(1\)/);
+});
+
+test('a directory beyond one htree index block gets interior index nodes (indirect level 1)', async (t) => {
+  const dir = withTmp(t);
+  const big = dirOf();
+  const targets = [file('a'), file('b')];
+  const n = 90_000; // ≈ 560 leaf blocks > 507 root entries
+  for (let i = 0; i < n; i++) big.children.set(`name-${i.toString(36).padStart(6, '0')}-pad`, targets[i % 2]);
+  const img = join(dir, 'h.img');
+  await writeExt4(validateTree(dirOf([['big', big]])), img);
+  fsck(img);
+  const htree = debugfs(img, 'htree /big');
+  assert.match(htree, /Indirect levels: 1/);
+  assert.match(debugfs(img, 'stat /big/name-000000-pad'), /Links: 45000/);
+  if (process.getuid?.() !== 0) return t.skip('not root: no loop mount');
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-o', 'loop', img, mnt], { stdio: 'ignore' });
+  } catch (e) {
+    return t.skip(`loop mount failed: ${(e as Error).message.split('\n')[0]}`);
+  }
+  try {
+    const names = readdirSync(join(mnt, 'big'));
+    assert.equal(names.length, n);
+    // lookups go through the index
+    assert.equal(readFileSync(join(mnt, 'big', `name-${(n - 1).toString(36).padStart(6, '0')}-pad`), 'utf8'), (n - 1) % 2 ? 'b' : 'a');
+    writeFileSync(join(mnt, 'big', 'added-after-mount'), 'x');
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
+  fsck(img);
 });
