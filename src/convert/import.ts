@@ -186,11 +186,14 @@ export async function importImage(ref: ImageReference, opts: ImportOptions): Pro
   const cache = new ArtifactCache(opts.store.root);
   let artifact: Artifact | undefined = await cache.lookup(key);
   let warnings: TreeResult['warnings'] = [];
-  const hit = artifact !== undefined;
+  // A hit is an artifact this process did not build: found at once, or
+  // built by another process while this one waited for the producer lock.
+  let hit = artifact !== undefined;
   if (!artifact) {
     opts.events?.({ type: 'cache-wait', key });
     artifact = await opts.store.withLock(`artifact-${key}`, async () => {
       const again = await cache.lookup(key);
+      hit = again !== undefined;
       if (again) return again;
       const t = await buildTreeFromImage(opts, ref, img);
       warnings = t.warnings;

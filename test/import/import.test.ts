@@ -147,10 +147,10 @@ test('--enroot adds /etc/environment and /etc/rc from the image config', async (
   const out = join(work, 'enroot.tar');
   const r = await runCli(['import', ...common(join(work, 'store-enroot')), '--enroot', `${reg.host}/test/app:v1`, '-o', out]);
   assert.equal(r.code, 0, r.stderr);
-  const env = (await tool('tar', ['-xOf', out, './etc/environment'])).toString();
+  const env = (await tool('tar', ['-xOf', out, 'etc/environment'])).toString();
   assert.match(env, /^PATH=\/bin:\/usr\/bin$/m);
   assert.match(env, /^LANG=C\.UTF-8$/m);
-  const rc = (await tool('tar', ['-xOf', out, './etc/rc'])).toString();
+  const rc = (await tool('tar', ['-xOf', out, 'etc/rc'])).toString();
   assert.match(rc, /cd "\/usr"/);
   assert.match(rc, /echo hi/);
 });
