@@ -70,6 +70,22 @@ function samePlatform(a: Platform, b: Platform): boolean {
   return x.os === y.os && x.architecture === y.architecture && (x.variant === y.variant || !x.variant || !y.variant);
 }
 
+/** The runnable platforms an index offers, normalised, first occurrence order, without attestations. */
+function platformsOf(manifests: Descriptor[]): Platform[] {
+  const seen = new Set<string>();
+  const out: Platform[] = [];
+  for (const d of manifests) {
+    if (!d.platform || d.platform.os === UNKNOWN || d.platform.architecture === UNKNOWN) continue;
+    const p = normalizePlatform(d.platform);
+    const k = formatPlatform(p);
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
 async function resolveWith(backend: SourceBackend, ref: ImageReference, opts: SourceOptions): Promise<ResolvedImage> {
   const canonical = formatReference(ref);
   const want = opts.platform ?? hostPlatform();
@@ -84,17 +100,7 @@ async function resolveWith(backend: SourceBackend, ref: ImageReference, opts: So
   let manifestDescriptor: Descriptor;
   if (doc.kind === 'index') {
     indexDigest = topDigest;
-    const seen = new Set<string>();
-    platforms = [];
-    for (const d of doc.index.manifests) {
-      if (!d.platform || d.platform.os === UNKNOWN || d.platform.architecture === UNKNOWN) continue;
-      const p = normalizePlatform(d.platform);
-      const k = formatPlatform(p);
-      if (!seen.has(k)) {
-        seen.add(k);
-        platforms.push(p);
-      }
-    }
+    platforms = platformsOf(doc.index.manifests);
     const chosen = selectManifest(doc.index, want, canonical);
     const child = await backend.manifest(chosen);
     if (child.bytes.length !== chosen.size) {
@@ -112,6 +118,9 @@ async function resolveWith(backend: SourceBackend, ref: ImageReference, opts: So
   const manifest: ImageManifest = doc.manifest;
 
   const configDesc = manifest.config;
+  if (configDesc.size > CONFIG_MAX_BYTES) {
+    throw new Oci2fsError(ErrorCode.LIMIT, `The config of ${canonical} is ${configDesc.size} bytes, over the ${CONFIG_MAX_BYTES}-byte limit`);
+  }
   await opts.store.ingestBlob(configDesc, (offset) => backend.openBlob(configDesc, offset), opts.events);
   const config = parseImageConfig(await opts.store.readBlob(configDesc.digest, configDesc.size, CONFIG_MAX_BYTES));
   const platform = normalizePlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
