@@ -119,3 +119,70 @@ test('finalizeTree: refuses to put a file over a directory', async () => {
   (root.children.get('etc') as DirInode).children.set('rc', newDir(IMPLICIT_DIR));
   await assert.rejects(finalizeTree(root, { enroot: { env: [] } }), (e: unknown) => isOci2fsError(e, 'E_TREE_INVALID'));
 });
+
+test('enroot fixups: /dev emptied, u+rX, u+w on shallow dirs, all root', async () => {
+  const { applyEnrootFixups } = await import('./enroot-fixups.js');
+  const root = newDir(IMPLICIT_DIR);
+  const dev = newDir(IMPLICIT_DIR);
+  dev.children.set('null', file('', 1));
+  root.children.set('dev', dev);
+  let d = root;
+  for (let i = 1; i <= 7; i++) {
+    const c = newDir({ ...IMPLICIT_DIR, mode: 0o555, uid: 7 });
+    d.children.set(`l${i}`, c);
+    d = c;
+  }
+  const f0 = { ...file('x', 1), mode: 0o010, uid: 3, gid: 4 };
+  const f1 = { ...file('y', 1), mode: 0o000 };
+  d.children.set('exec-by-group', f0);
+  d.children.set('noperm', f1);
+  applyEnrootFixups(root);
+  assert.equal(dev.children.size, 0);
+  const modes: number[] = [];
+  let x: DirInode = root;
+  for (let i = 1; i <= 7; i++) {
+    x = x.children.get(`l${i}`) as DirInode;
+    modes.push(x.mode);
+    assert.equal(x.uid, 0);
+  }
+  // levels 1..5 get u+w (find -maxdepth 5), 6 and 7 keep 0555
+  assert.deepEqual(modes.map((m) => m.toString(8)), ['755', '755', '755', '755', '755', '555', '555']);
+  assert.deepEqual([f0.mode.toString(8), f0.uid, f0.gid, f1.mode.toString(8)], ['510', 0, 0, '400']);
+});
+
+test('enroot fixups agree with chmod -R u+rX and find -maxdepth 5 on disk', async () => {
+  const { applyEnrootFixups } = await import('./enroot-fixups.js');
+  const { scanDirectory } = await import('../tree/scan.js');
+  const dir = await mkdtemp(join(tmpdir(), 'oci2fs-fixperms-'));
+  try {
+    let p = dir;
+    for (let i = 1; i <= 7; i++) {
+      p = join(p, `l${i}`);
+      await mkdir(p);
+    }
+    for (const [name, mode] of [['a', 0o000], ['b', 0o010], ['c', 0o644], ['d', 0o4001]] as const) {
+      await writeFile(join(p, name), name);
+      await chmod(join(p, name), mode);
+    }
+    execFileSync('sh', ['-c', `for d in $(find "$0" -mindepth 1 -type d | sort -r); do chmod 0555 "$d"; done`, dir]);
+    const before = await scanDirectory(dir, { xattrs: false });
+    applyEnrootFixups(before);
+    execFileSync('sh', ['-c', 'chmod -f -R u+rX "$0"; find "$0" -maxdepth 5 -type d ! -perm -u=w -exec chmod -f u+w {} +', dir]);
+    const after = await scanDirectory(dir, { xattrs: false });
+    const modes = (root: DirInode): string[] => {
+      const out: string[] = [];
+      const rec = (d: DirInode, path: string): void => {
+        for (const [n, c] of [...d.children].sort()) {
+          out.push(`${path}/${n} ${c.mode.toString(8)}`);
+          if (c.kind === 'dir') rec(c, `${path}/${n}`);
+        }
+      };
+      rec(root, '');
+      return out;
+    };
+    assert.deepEqual(modes(before), modes(after));
+  } finally {
+    execFileSync('chmod', ['-R', 'u+rwX', dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
+});

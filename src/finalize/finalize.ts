@@ -12,6 +12,7 @@ import { validateTree } from '../tree/validate.js';
 import { walk } from '../tree/types.js';
 import type { DirInode, Inode, ValidatedTree } from '../tree/types.js';
 import { enrootFiles, enrootWorkdir } from './enroot.js';
+import { applyEnrootFixups } from './enroot-fixups.js';
 import type { EnrootConfig } from './enroot.js';
 import { clampMtimes, generatedTime } from './epoch.js';
 import type { Time } from './epoch.js';
@@ -33,6 +34,12 @@ export interface FinalizeOptions {
   add?: AddSpec[];
   /** Clamp mtimes newer than this (seconds); also the mtime of generated entries. */
   sourceDateEpoch?: number;
+  /**
+   * Also do what `enroot import` does to the image itself: empty /dev, owner
+   * r/x (and w on shallow directories) like common::fixperms, everything
+   * owned by root (finalize/enroot-fixups.ts). Off by default.
+   */
+  enrootFixups?: boolean;
 }
 
 /** Mode of generated files and of --add files without MODE (non-executable source). */
@@ -110,10 +117,12 @@ async function addHost(root: DirInode, a: AddSpec, t: Time): Promise<void> {
 
 /**
  * Applies the options to `root` (in place) and validates it. Order:
- * generated time from the image tree, enroot files, provenance, --add, clamp.
+ * generated time from the image tree, enroot fixups, enroot files,
+ * provenance, --add, clamp.
  */
 export async function finalizeTree(root: DirInode, opts: FinalizeOptions): Promise<ValidatedTree> {
   const t = generatedTime(root, opts.sourceDateEpoch);
+  if (opts.enrootFixups) applyEnrootFixups(root);
   if (opts.enroot) {
     mkdirs(root, enrootWorkdir(opts.enroot), t);
     for (const [path, text] of enrootFiles(opts.enroot)) place(root, path, generatedFile(text, t), t, 'enroot file');
