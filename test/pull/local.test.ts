@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, buildIndex, type BuiltImage } from '../harness/image-builder.js';
-import { runCli } from './cli.js';
+import { CLI, runCli } from './cli.js';
 
 let work: string;
 let single: string; // oci layout with one image (gzip + zstd layers)
@@ -73,6 +73,23 @@ test('pull oci:DIR prints the manifest digest, stores verified blobs, and skopeo
   const v = await runCli(['verify', '--store', store]);
   assert.equal(v.code, 0, v.stdout + v.stderr);
   assert.match(v.stdout, /^4 blobs ok, 0 problems/m);
+});
+
+test('on a terminal, pull draws progress (per blob and a total); --quiet draws none', async (t) => {
+  const store = await newStore();
+  const cmd = (extra: string) => `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} pull ${extra} --store ${JSON.stringify(store)} oci:${JSON.stringify(single)}`;
+  let out: string;
+  try {
+    // script(1) runs the command on a pseudo-terminal, so stderr.isTTY is true.
+    out = execFileSync('script', ['-qec', cmd(''), '/dev/null'], { encoding: 'utf8' });
+  } catch (e) {
+    return t.skip(`script(1) unavailable: ${(e as Error).message}`);
+  }
+  assert.match(out, new RegExp(img.layers[0].digest.slice(7, 19)));
+  assert.match(out, /total +[\d.]+ (B|KiB) +done/);
+  assert.match(out, new RegExp(img.manifestDigest));
+  const quiet = execFileSync('script', ['-qec', cmd('--quiet'), '/dev/null'], { encoding: 'utf8' });
+  assert.equal(quiet.replace(/\r/g, '').trim(), img.manifestDigest);
 });
 
 test('pull --json gives reference, digests, platform and layers', async () => {
