@@ -111,3 +111,21 @@ test('writeTar refuses content that is only referenced, before writing anything'
   await assert.rejects(writeTar(validateTree(root), pt), (e: unknown) => isOci2fsError(e, 'E_TREE_INVALID'));
   assert.equal(bytes, 0);
 });
+
+test('umoci (Go archive/tar) unpacks our tar to the same tree', async (t) => {
+  if (!isRoot) return t.skip('umoci unpack as root only');
+  const { writeOciLayout } = await import('../../../test/quirks/oci-layout.js');
+  const { spawnSync } = await import('node:child_process');
+  for (const { name, tree } of trees) {
+    const out = join(tmp, `umoci-${name}.tar`);
+    await writeTar(tree, out);
+    const layout = join(tmp, 'umoci-layout', name);
+    await writeOciLayout(layout, [out]);
+    const bundle = join(tmp, 'umoci-bundle', name);
+    const r = spawnSync('umoci', ['unpack', '--image', `${layout}:t`, bundle], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+    // umoci drops empty-valued xattrs; the root follows each tool's own rule.
+    const opts = { skipRoot: true, ignoreXattrs: (k: string) => k === 'user.empty' };
+    assert.equal(await describeTree(await scanDirectory(join(bundle, 'rootfs')), opts), await describeTree(tree.root, opts), name);
+  }
+});
