@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
@@ -171,6 +171,22 @@ test('a corrupted byte fails with E_DIGEST_MISMATCH and leaves nothing corrupt i
   assert.deepEqual(await partials(store), []);
   assert.equal((await runCli(['verify', '--store', store])).code, 0);
   assert.equal((await pull(store, 'test/gz:v1')).code, 0, 'the next pull succeeds');
+});
+
+test('--registries-conf: a mirror serves a registry that does not exist', async () => {
+  const store = await newStore();
+  const conf = join(work, 'registries.conf');
+  await writeFile(
+    conf,
+    `[[registry]]\nlocation = "mirrored.invalid/test"\n\n[[registry.mirror]]\nlocation = "${reg.host}/test"\ninsecure = true\n`,
+  );
+  reg.proxy.resetCounts();
+  const r = await runCli(['pull', '--store', store, '--registries-conf', conf, 'docker://mirrored.invalid/test/gz:v1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), gz.manifestDigest);
+  assert.ok(reg.proxy.count(/\/v2\/test\/gz\/manifests\/v1$/, 'GET') >= 1, 'fetched through the mirror');
+  const list = JSON.parse((await runCli(['images', '--json', '--store', store])).stdout);
+  assert.equal(list.images[0].reference, 'docker://mirrored.invalid/test/gz:v1');
 });
 
 test('E_NOT_FOUND for a missing tag', async () => {
