@@ -22,8 +22,10 @@ export class RegistryBackend implements SourceBackend {
 
   static async open(ref: DockerReference, opts: SourceOptions): Promise<RegistryBackend> {
     const env = opts.env ?? process.env;
+    // enroot's USER@ prefix names the login whose password the credential sources hold.
+    const creds = opts.creds ?? ref.user;
     const credentials = createCredentialResolver({
-      ...(opts.creds !== undefined ? { creds: opts.creds } : {}),
+      ...(creds !== undefined ? { creds } : {}),
       ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}),
       env,
     });
