@@ -21,6 +21,7 @@ import { readContent } from '../../tree/content.js';
 import type { FileInode } from '../../tree/types.js';
 import type { BlockResult, CompressPool } from '../compressors/pool.js';
 import { DATA_UNCOMPRESSED, INVALID_FRAGMENT } from './constants.js';
+import { writeAll } from './io.js';
 
 /** Where a file's data ended up. Filled in asynchronously; complete after `finish()`. */
 export interface FileData {
@@ -92,11 +93,7 @@ export class DataWriter {
 
   private async writeBlock(r: BlockResult): Promise<number> {
     const len = r.data.length;
-    let off = 0;
-    while (off < len) {
-      const { bytesWritten } = await this.fh.write(r.data, off, len - off, this.pos + off);
-      off += bytesWritten;
-    }
+    await writeAll(this.fh, r.data, this.pos);
     this.pos += len;
     return r.compressed ? len : len | DATA_UNCOMPRESSED;
   }

@@ -22,6 +22,7 @@ import {
 } from './constants.js';
 import { DataWriter, type FileData } from './data.js';
 import { Bytes } from './bytes.js';
+import { writeAll } from './io.js';
 import { encodeLookupTable } from './metadata.js';
 import { planInodes } from './order.js';
 import { Prefetcher } from './prefetch.js';
@@ -103,7 +104,7 @@ export async function writeSquashfs(
     let pos = SUPERBLOCK_SIZE;
     if (options) {
       const block = new Bytes().u16(options.length | METADATA_UNCOMPRESSED).raw(options).bytes();
-      await fh.write(block, 0, block.length, pos);
+      await writeAll(fh, block, pos);
       pos += block.length;
     }
 
@@ -190,9 +191,12 @@ export async function writeSquashfs(
       flags, ids: idIndex.size, rootInode: t.rootRef, bytesUsed, idTableStart, xattrIdTableStart,
       inodeTableStart, directoryTableStart, fragmentTableStart, lookupTableStart,
     });
-    const tail = Buffer.concat(parts);
-    await fh.writev([tail], inodeTableStart);
-    await fh.write(sb, 0, sb.length, 0);
+    let at = inodeTableStart;
+    for (const part of parts) {
+      await writeAll(fh, part, at);
+      at += part.length;
+    }
+    await writeAll(fh, sb, 0);
     // A deduplicated last file may have left bytes past the end: cut them.
     await fh.truncate(padded);
     return { bytes: padded, inodes: plan.order.length };
