@@ -13,6 +13,7 @@ import { finalizeTree } from '../../src/finalize/finalize.js';
 import { writeTar } from '../../src/writers/tar/write.js';
 import { writeDir } from '../../src/writers/dir/write.js';
 import { QUIRK_CASES, layersOf } from './corpus.js';
+import { HAVE_ATTR, NO_ATTR } from './tools.js';
 
 test('finalized tree through writeTar and writeDir', async (t) => {
   const tmp = await mkdtemp(join(tmpdir(), 'oci2fs-pipe-'));
@@ -33,6 +34,7 @@ test('finalized tree through writeTar and writeDir', async (t) => {
   assert.match(list, /^-rw-r--r-- +0\/0 +1 1969-01-01 00:00:00 +old$/m, 'older kept');
   assert.equal(execFileSync('tar', ['-xOf', out, '.enroot/source'], { encoding: 'utf8' }), 'uri=docker://example/app:1\nmanifest-digest=sha256:aa\nconfig-digest=sha256:bb\nplatform=linux/amd64\n');
 
+  if (!HAVE_ATTR && process.getuid?.() !== 0) return t.skip(NO_ATTR);
   const dir = join(tmp, 'd');
   await writeDir(tree, dir, { rootless: process.getuid?.() !== 0 });
   assert.equal(await readFile(join(dir, 'etc', 'environment'), 'utf8'), 'PATH=/bin\n');

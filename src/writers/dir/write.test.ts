@@ -17,6 +17,7 @@ import { describeTree } from '../../../test/quirks/describe.js';
 import { writeOciLayout } from '../../../test/quirks/oci-layout.js';
 import { scanDirectory } from '../../tree/scan.js';
 import { isOci2fsError } from '../../errors.js';
+import { HAVE_ATTR, HAVE_UMOCI, NO_ATTR } from '../../../test/quirks/tools.js';
 
 const tmp = await mkdtemp(join(tmpdir(), 'oci2fs-wdir-'));
 test.after(() => rm(tmp, { recursive: true, force: true }));
@@ -26,6 +27,7 @@ const isRoot = process.getuid?.() === 0;
 for (const { name, tree } of trees) {
   test(`writeDir ${name} (root): scans back to the same tree`, async (t) => {
     if (!isRoot) return t.skip('exact ownership, devices and trusted xattrs need root');
+    if (!HAVE_ATTR) return t.skip(NO_ATTR);
     const out = join(tmp, 'out', name);
     const { skipped } = await writeDir(tree, out);
     assert.deepEqual(skipped, []);
@@ -42,6 +44,7 @@ const UMOCI_CASES = ['dir-over-dir-metadata-and-implicit-parents', 'path-normali
 for (const name of UMOCI_CASES) {
   test(`writeDir ${name} agrees with umoci unpack`, async (t) => {
     if (!isRoot) return t.skip('umoci unpack comparison runs as root');
+    if (!HAVE_ATTR || !HAVE_UMOCI) return t.skip(HAVE_ATTR ? 'umoci not installed' : NO_ATTR);
     const c = QUIRK_CASES.find((q) => q.name === name)!;
     const layers = await layersOf(c, join(tmp, 'um-layers', name));
     const layout = join(tmp, 'um-layout', name);
@@ -94,6 +97,7 @@ test('rootless owner xattr encoding (rootlesscontainers proto)', () => {
 
 test('writeDir unprivileged: owners in user.rootlesscontainers, devices skipped', async (t) => {
   if (!isRoot) return t.skip('runs a child as nobody; needs root to switch user');
+  if (!HAVE_ATTR) return t.skip(NO_ATTR);
   if (spawnSync('setpriv', ['--version']).status !== 0) return t.skip('setpriv not available');
   const work = await mkdtemp(join(tmpdir(), 'oci2fs-rootless-'));
   t.after(() => rm(work, { recursive: true, force: true }));
