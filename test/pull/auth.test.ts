@@ -5,7 +5,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
@@ -44,6 +44,18 @@ for (const auth of ['basic', 'token'] as const) {
     assert.equal(none.code, 3, none.stderr);
   });
 }
+
+test("enroot's USER@REGISTRY#IMAGE picks that user's credentials from the auth file", async () => {
+  const { reg, store, digest, creds } = await setup('basic');
+  const authfile = join(store + '-auth.json');
+  await writeFile(authfile, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(creds).toString('base64') } } }));
+  const user = creds.split(':')[0];
+  const ok = await runCli(['pull', '--store', store, '--insecure-registry', reg.host, '--authfile', authfile, `docker://${user}@${reg.host}#private/img:v1`]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim(), digest);
+  const other = await runCli(['pull', '--store', store + '2', '--insecure-registry', reg.host, '--authfile', authfile, `docker://nobody@${reg.host}#private/img:v1`]);
+  assert.equal(other.code, 3, other.stderr);
+});
 
 test('a blob redirect to another host is followed without our Authorization header', async () => {
   const { reg, store, digest, creds, layer } = await setup('basic');
