@@ -33,15 +33,7 @@ export const INVALID_XATTR = 0xffffffff;
 /** Images are padded to a multiple of this (mksquashfs' default -pad of 4K). */
 export const IMAGE_PAD = 4096;
 
-/** Compressor ids (squashfs_fs.h ZLIB_COMPRESSION ... ZSTD_COMPRESSION). */
-export const COMPRESSOR_ID = {
-  gzip: 1,
-  lzma: 2,
-  lzo: 3,
-  xz: 4,
-  lz4: 5,
-  zstd: 6,
-} as const;
+/* Compressor ids live with the compressors (src/writers/compressors/index.ts). */
 
 /** Superblock flags (bit numbers in squashfs_fs.h; squashfs-tools adds NOX/NO_XATTR/NOID). */
 export const FLAG = {
@@ -87,9 +79,6 @@ export const INODE_TYPE = {
   lsocket: 14,
 } as const;
 
-/** Size of the common inode header (struct squashfs_base_inode). */
-export const INODE_HEADER_SIZE = 16;
-
 /** Most entries after one directory header (SQUASHFS_DIR_COUNT). */
 export const DIR_MAX_ENTRIES_PER_HEADER = 256;
 /** Inode number deltas in a directory entry are signed 16-bit. */
@@ -98,8 +87,6 @@ export const DIR_DELTA_MAX = 32767;
 /** struct squashfs_dir_header and struct squashfs_dir_entry (without name) sizes. */
 export const DIR_HEADER_SIZE = 12;
 export const DIR_ENTRY_SIZE = 8;
-/** struct squashfs_dir_index without name. */
-export const DIR_INDEX_SIZE = 12;
 /** Directory inode file_size counts 3 bytes more than the listing (for "." and ".."). */
 export const DIR_SIZE_BIAS = 3;
 /** A basic directory inode has a u16 file_size. */

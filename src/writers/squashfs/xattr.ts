@@ -16,7 +16,7 @@
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import type { BlockCompressFn } from '../compressors/index.js';
 import { Bytes } from './bytes.js';
-import { INVALID_XATTR, XATTR_ID_ENTRY_SIZE, XATTR_PREFIXES, XATTR_VALUE_OOL } from './constants.js';
+import { INVALID_XATTR, XATTR_ID_ENTRY_SIZE, XATTR_ID_TABLE_HEADER_SIZE, XATTR_PREFIXES, XATTR_VALUE_OOL } from './constants.js';
 import { MetadataWriter, encodeLookupTable, packRef, writeU64 } from './metadata.js';
 
 /** An out-of-line value is a u64 reference: only worth it for longer values. */
@@ -96,7 +96,7 @@ export class XattrTableBuilder {
    */
   encode(at: number): { bytes: Buffer; tableStart: number } {
     const kvBytes = this.kv.finish();
-    const header = Buffer.alloc(16);
+    const header = Buffer.alloc(XATTR_ID_TABLE_HEADER_SIZE);
     writeU64(header, at, 0);
     header.writeUInt32LE(this.count, 8);
     header.writeUInt32LE(0, 12);
