@@ -36,6 +36,7 @@ export function resolveCompressor(name: CompressorName = 'gzip', level?: number,
       if (level !== undefined) bad('lz4 takes no level; use the lz4hc option for better compression');
       return { name, level: 0, lz4hc };
     case 'none':
+      if (level !== undefined) bad('the none compressor takes no level');
       return { name, level: 0, lz4hc: false };
     default:
       return bad(`unknown compressor ${JSON.stringify(name)} (use gzip, zstd, lz4 or none)`);
