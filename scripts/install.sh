@@ -11,7 +11,10 @@ DEBS=(
   erofs-utils       # fsck.erofs, dump.erofs, mkfs.erofs
   e2fsprogs         # e2fsck, debugfs, mkfs.ext4
   fsverity          # fsverity digest
-  zstd tar gzip apache2-utils  # zstd CLI, GNU tar, htpasswd for basic-auth tests
+  zstd lz4 tar gzip apache2-utils openssl  # codec CLIs, GNU tar, htpasswd, certs for token auth
+  attr libcap2-bin  # getfattr/setfattr, setcap/getcap: xattr and capability fidelity checks
+  squashfuse        # a second, FUSE-side squashfs reader
+  util-linux mount bsdutils  # mount/losetup for kernel loop-mount checks, setpriv, script
   time hyperfine    # benchmarks
   python3 make g++  # native build of zstd-napi
 )
