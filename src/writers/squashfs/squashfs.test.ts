@@ -158,6 +158,8 @@ test('deterministic: two runs, and jobs 1 vs jobs 2, give identical bytes', asyn
   const c = readFileSync(await build(root, 'det-c.sqfs', { jobs: 1 }));
   assert.ok(a.equals(b), 'two runs differ');
   assert.ok(a.equals(c), 'jobs 1 and jobs 2 differ');
+  const e = readFileSync(await build(root, 'det-e.sqfs', { jobs: 4 }));
+  assert.ok(a.equals(e), 'jobs 4 differs');
   const d = readFileSync(await build(root, 'det-d.sqfs', { jobs: 2, mtime: 1234567890 }));
   assert.equal(d.readUInt32LE(8), 1234567890, 'mkfs time from options');
   assert.equal(a.readUInt32LE(8), 0, 'mkfs time defaults to 0');
