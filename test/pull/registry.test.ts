@@ -125,6 +125,24 @@ test('a connection dropped mid-blob is resumed with Range and completes', async 
   assert.equal((await runCli(['verify', '--store', store])).code, 0);
 });
 
+test('a registry that ignores Range on the resume: the download restarts from zero and completes', async () => {
+  const store = await newStore();
+  const layer = big.layers[1].digest;
+  reg.proxy.resetCounts();
+  reg.proxy.addFault({ path: blobPath(layer), method: 'GET', nth: 1, fault: { kind: 'drop', afterBytes: 1 << 20 } });
+  reg.proxy.addFault({ path: blobPath(layer), method: 'GET', nth: 2, fault: { kind: 'ignore-range' } });
+  try {
+    const r = await pull(store, 'test/big:v1');
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    reg.proxy.clearFaults();
+  }
+  const gets = reg.proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layer));
+  assert.equal(gets.length, 2, JSON.stringify(gets));
+  assert.equal(gets[1].fault, 'ignore-range');
+  assert.equal((await runCli(['verify', '--store', store])).code, 0);
+});
+
 test('a short body is completed with a Range request', async () => {
   const store = await newStore();
   const layer = big.layers[1].digest;
