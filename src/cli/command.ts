@@ -9,8 +9,6 @@ export interface CommandIO {
 
 export interface Command {
   name: string;
-  /** One line for `oci2fs --help`. */
-  summary: string;
   /** Full usage text for `oci2fs NAME --help`. */
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;

@@ -1,9 +1,10 @@
 /** Dispatch, option parsing and error rendering shared by all commands. */
 import { parseArgs } from 'node:util';
 import { EXIT_STATUS, Oci2fsError, ErrorCode } from '../errors.js';
-import type { Command, CommandIO } from './command.js';
+import type { CommandIO } from './command.js';
+import type { CommandEntry } from './commands/index.js';
 
-export function usage(commands: Command[]): string {
+export function usage(commands: CommandEntry[]): string {
   const lines = ['Usage: oci2fs COMMAND [OPTIONS]', '', 'Commands:'];
   for (const c of commands) lines.push(`  ${c.name.padEnd(16)} ${c.summary}`);
   lines.push('', 'Run `oci2fs COMMAND --help` for the options of a command.', '');
@@ -22,13 +23,14 @@ export function renderError(e: unknown): string {
   return `oci2fs: internal error ${ErrorCode.INTERNAL}: ${msg}\n`;
 }
 
-export async function runCommand(commands: Command[], name: string, argv: string[], io?: CommandIO): Promise<number> {
+export async function runCommand(commands: CommandEntry[], name: string, argv: string[], io?: CommandIO): Promise<number> {
   const out: CommandIO = io ?? { stdout: process.stdout, stderr: process.stderr, env: process.env };
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     out.stderr.write(`oci2fs: error ${ErrorCode.USAGE}: unknown command "${name}"\n\n${usage(commands)}`);
     return EXIT_STATUS[ErrorCode.USAGE];
   }
+  const cmd = await entry.load();
   if (argv.includes('--help') || argv.includes('-h')) {
     out.stdout.write(cmd.usage.endsWith('\n') ? cmd.usage : cmd.usage + '\n');
     return 0;

@@ -16,7 +16,7 @@ import { dirname, basename, join, resolve } from 'node:path';
 import type { ImageReference } from '../reference/index.js';
 import { formatReference, enrootUri } from '../reference/index.js';
 import type { Store } from '../store/index.js';
-import { resolveImage, fetchLayers, type SourceOptions, type ResolvedImage } from '../source/index.js';
+import { resolveImage, fetchLayers, recordImage, type SourceOptions, type ResolvedImage } from '../source/index.js';
 import { formatPlatform } from '../image/index.js';
 import type { AddSpec, FinalizeOptions } from '../finalize/finalize.js';
 import { ArtifactCache, type Artifact, type DeliveryMethod } from '../cache/artifacts.js';
@@ -24,9 +24,11 @@ import { artifactKey } from '../cache/key.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 import { type Format, isCacheable } from './formats.js';
-import { spillLayers } from './layers.js';
-import { treeFromLayers, treeFromDirectory, treeFromDumpfile, type TreeResult } from './tree.js';
-import { writeFormat, keyedWriterOptions, type WriterOptions } from './write.js';
+import type { TreeResult } from './tree.js';
+import { keyedWriterOptions, type WriterOptions } from './writer-options.js';
+
+/** The conversion half of the pipeline, loaded only when something must be built. */
+const builder = () => Promise.all([import('./layers.js'), import('./tree.js'), import('./write.js')]).then(([l, t, w]) => ({ ...l, ...t, ...w }));
 
 export interface ImportOptions {
   store: Store;
@@ -116,7 +118,10 @@ async function writeAtomically(out: string, write: (tmp: string) => Promise<Reco
 }
 
 async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img: ResolvedImage): Promise<TreeResult> {
-  const blobPaths = await fetchLayers(img, { ...opts.source, store: opts.store, events: opts.events });
+  const { spillLayers, treeFromLayers } = await builder();
+  const sourceOpts = { ...opts.source, store: opts.store, events: opts.events };
+  const blobPaths = await fetchLayers(img, sourceOpts);
+  await recordImage(ref, img, sourceOpts);
   const diffIds = img.config.diffIds;
   if (diffIds.length !== img.layers.length) {
     throw new Oci2fsError(
@@ -149,6 +154,7 @@ export async function importImage(ref: ImageReference, opts: ImportOptions): Pro
   const writer = { ...opts.writer, events: opts.events };
 
   if (ref.transport === 'dir' || ref.transport === 'dumpfile') {
+    const { treeFromDirectory, treeFromDumpfile, writeFormat } = await builder();
     const finalize: FinalizeOptions = {
       provenance: opts.provenance ? { uri: canonical, manifestDigest: '', configDigest: '', platform: '' } : false,
       add: opts.add,
@@ -170,6 +176,7 @@ export async function importImage(ref: ImageReference, opts: ImportOptions): Pro
   };
 
   if (!opts.cache || !isCacheable(opts.format)) {
+    const { writeFormat } = await builder();
     const t = await buildTreeFromImage(opts, ref, img);
     const facts = await writeAtomically(output, (tmp) => writeFormat(t.tree, opts.format, tmp, writer));
     return { ...base, cached: false, facts, warnings: t.warnings };
@@ -196,6 +203,7 @@ export async function importImage(ref: ImageReference, opts: ImportOptions): Pro
       hit = again !== undefined;
       if (again) return again;
       const t = await buildTreeFromImage(opts, ref, img);
+      const { writeFormat } = await builder();
       warnings = t.warnings;
       return cache.commit(
         {

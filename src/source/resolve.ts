@@ -211,17 +211,25 @@ export async function fetchLayers(img: ResolvedImage, opts: SourceOptions): Prom
   return img.layers.map((l) => store.blobPath(l.digest));
 }
 
-/** resolveImage + fetchLayers, then names the image in the store's index.json. */
-export async function pullImage(ref: ImageReference, opts: SourceOptions): Promise<ResolvedImage & { layerPaths: string[] }> {
-  const img = await resolveImage(ref, opts);
-  const layerPaths = await fetchLayers(img, opts);
-  // Offline, the image came from the store: its entry is already there (keep its pull time).
-  if (opts.offline) return { ...img, layerPaths };
+/**
+ * Names a fetched image in the store's index.json (reference, pull time,
+ * index digest), so `oci2fs images`, skopeo and umoci see it. Offline, the
+ * image came from the store: its entry is already there (keeps its time).
+ */
+export async function recordImage(ref: ImageReference, img: ResolvedImage, opts: SourceOptions): Promise<void> {
+  if (opts.offline) return;
   const annotations: Record<string, string> = {
     [ANNOTATION.reference]: img.canonical,
     [ANNOTATION.pulledAt]: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
   if (img.indexDigest) annotations[ANNOTATION.indexDigest] = img.indexDigest;
   await opts.store.addRef(storeRefName(ref), img.manifestDescriptor, annotations);
+}
+
+/** resolveImage + fetchLayers, then names the image in the store's index.json. */
+export async function pullImage(ref: ImageReference, opts: SourceOptions): Promise<ResolvedImage & { layerPaths: string[] }> {
+  const img = await resolveImage(ref, opts);
+  const layerPaths = await fetchLayers(img, opts);
+  await recordImage(ref, img, opts);
   return { ...img, layerPaths };
 }

@@ -203,3 +203,20 @@ test('a bad reference exits with the usage status and the E_REFERENCE_INVALID co
   assert.equal(r.code, 2);
   assert.match(r.stderr, /E_REFERENCE_INVALID/);
 });
+
+test('images lists the imported image and its cached conversion with import and last-use times', async () => {
+  const store = join(work, 'store-images');
+  const r = await runCli(['import', ...common(store), `${reg.host}/test/app:v1`, '-o', join(work, 'img-list.sqsh')]);
+  assert.equal(r.code, 0, r.stderr);
+  const list = await runCli(['images', '--store', store, '--json']);
+  assert.equal(list.code, 0, list.stderr);
+  const doc = JSON.parse(list.stdout);
+  assert.equal(doc.images.length, 1);
+  assert.equal(doc.images[0].reference, `docker://${reg.host}/test/app:v1`);
+  assert.equal(doc.conversions.length, 1);
+  const c = doc.conversions[0];
+  assert.equal(c.format, 'squashfs');
+  assert.match(c.imported, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.match(c.configDigest, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(c.manifestDigest, doc.images[0].manifestDigest);
+});

@@ -5,7 +5,6 @@ import { imageArgument, openStore, SOURCE_OPTIONS, SOURCE_USAGE, sourceOptions }
 
 export const digestCommand: Command = {
   name: 'digest',
-  summary: 'Print the manifest digest of an image for this platform',
   usage: `Usage: oci2fs digest [--index] [OPTIONS] REF
 
 Prints the digest of REF's image manifest for the selected platform (the

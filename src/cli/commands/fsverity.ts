@@ -5,7 +5,6 @@ import type { Command } from '../command.js';
 
 export const fsverityCommand: Command = {
   name: 'fsverity',
-  summary: 'Print the fs-verity digest of files (like `fsverity digest`)',
   usage: `Usage: oci2fs fsverity [--hash-alg sha256|sha512] [--block-size 4096] FILE...
 
 Prints "ALG:HEX FILE" for every file, computed in user space (no kernel

@@ -7,7 +7,6 @@ import type { Command } from '../command.js';
 
 export const gcCommand: Command = {
   name: 'gc',
-  summary: 'Remove cached conversions not used for a while',
   usage: `Usage: oci2fs gc --older-than DURATION [--store DIR] [--json]
 
 Removes conversion-cache artifacts whose last use is older than DURATION

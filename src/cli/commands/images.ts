@@ -5,6 +5,7 @@
  */
 import { formatPlatform, MANIFEST_MAX_BYTES, normalizePlatform } from '../../image/index.js';
 import { ANNOTATION, refNameOf, type Store } from '../../store/index.js';
+import { ArtifactCache } from '../../cache/artifacts.js';
 import type { Command } from '../command.js';
 import { OUTPUT_OPTIONS, openStore, STORE_OPTIONS, STORE_USAGE } from '../options.js';
 import { formatBytes } from '../progress.js';
@@ -67,6 +68,37 @@ export async function imagesSection(store: Store): Promise<ListingSection> {
   };
 }
 
+/** The conversion cache: one row per artifact, with its provenance and use times. */
+export async function conversionsSection(store: Store): Promise<ListingSection> {
+  const rows = (await new ArtifactCache(store.root).list()).map((a) => ({
+    reference: a.canonical,
+    format: a.format,
+    platform: a.platform,
+    size: a.size,
+    imported: a.imported,
+    lastUsed: a.lastUsed,
+    manifestDigest: a.manifestDigest,
+    configDigest: a.configDigest,
+    key: a.key,
+    path: a.path,
+    ...(a.extra ? { facts: a.extra } : {}),
+  }));
+  return {
+    key: 'conversions',
+    title: 'CONVERSIONS',
+    columns: [
+      { header: 'REFERENCE', field: 'reference' },
+      { header: 'FORMAT', field: 'format' },
+      { header: 'PLATFORM', field: 'platform' },
+      { header: 'CONFIG', field: 'configDigest', format: (v) => String(v).slice(0, 19) },
+      { header: 'SIZE', field: 'size', format: (v) => formatBytes(Number(v)) },
+      { header: 'IMPORTED', field: 'imported' },
+      { header: 'LAST USED', field: 'lastUsed' },
+    ],
+    rows,
+  };
+}
+
 /** Text tables, one per section, separated by a blank line. */
 export function renderSections(sections: ListingSection[]): string {
   const out: string[] = [];
@@ -85,18 +117,20 @@ export function renderSections(sections: ListingSection[]): string {
 
 export const imagesCommand: Command = {
   name: 'images',
-  summary: 'List the images in the store',
   usage: `Usage: oci2fs images [--json] [--store DIR]
 
 Lists the images the store holds: reference, platform, manifest digest,
-size (compressed, as stored) and when it was pulled.
-With --json: {"images":[{reference,name,manifestDigest,indexDigest?,platform,size,pulledAt}]}
+size (compressed, as stored) and when it was pulled; then the conversion
+cache: reference, format, platform, config digest, size, when it was
+imported and last used (RFC 3339 UTC).
+With --json: {"images":[{reference,name,manifestDigest,indexDigest?,platform,size,pulledAt}],
+              "conversions":[{reference,format,platform,size,imported,lastUsed,manifestDigest,configDigest,key,path}]}
 
 ${STORE_USAGE}`,
   options: { ...STORE_OPTIONS, json: OUTPUT_OPTIONS.json },
   async run({ values }, io) {
     const store = await openStore(values, io.env);
-    const sections = [await imagesSection(store)];
+    const sections = [await imagesSection(store), await conversionsSection(store)];
     if (values.json) {
       io.stdout.write(JSON.stringify(Object.fromEntries(sections.map((s) => [s.key, s.rows])), null, 2) + '\n');
     } else {

@@ -10,7 +10,6 @@ import type { Command } from '../command.js';
 
 export const importCommand: Command = {
   name: 'import',
-  summary: 'Convert an image to squashfs, tar, dir, dumpfile, EROFS, composefs or ext4',
   usage: `Usage: oci2fs import [OPTIONS] REF
 
 REF is any reference: alpine:3.20, docker://nvcr.io#nvidia/pytorch:25.06-py3,

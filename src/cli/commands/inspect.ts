@@ -6,7 +6,6 @@ import { imageArgument, openStore, SOURCE_OPTIONS, SOURCE_USAGE, sourceOptions }
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'Show an image’s digests, platforms, config and layers as JSON',
   usage: `Usage: oci2fs inspect [OPTIONS] REF
 
 Prints a JSON object: the canonical reference, the index and manifest

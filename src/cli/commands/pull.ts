@@ -7,7 +7,6 @@ import { createProgress } from '../progress.js';
 
 export const pullCommand: Command = {
   name: 'pull',
-  summary: 'Download an image into the store and print its manifest digest',
   usage: `Usage: oci2fs pull [OPTIONS] REF
 
 Fetches the manifest, config and layers of REF into the content store (an

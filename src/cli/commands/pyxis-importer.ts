@@ -30,7 +30,6 @@ export function stepPath(storeRoot: string, env: NodeJS.ProcessEnv): string {
 
 export const pyxisImporterCommand: Command = {
   name: 'pyxis-importer',
-  summary: "pyxis importer plugin: `get IMAGE_URI` prints a squashfs path; `release` cleans up",
   usage: `Usage: oci2fs pyxis-importer get IMAGE_URI
        oci2fs pyxis-importer release
 

@@ -5,7 +5,6 @@ import { OUTPUT_OPTIONS, openStore, STORE_OPTIONS, STORE_USAGE } from '../option
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'Re-hash every blob in the store and check images are complete',
   usage: `Usage: oci2fs verify [--repair] [--json] [--store DIR]
 
 Re-hashes every blob under blobs/sha256 against its name and checks that
