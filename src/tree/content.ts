@@ -2,7 +2,7 @@
  * Reading the bytes of a regular file from wherever its `Content` says they
  * live. Streams in bounded chunks; sparse holes are produced as zeros.
  */
-import { open } from 'node:fs/promises';
+import { openSync, readSync, closeSync, fstatSync, statSync, type Stats } from 'node:fs';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { Content, FileInode } from './types.js';
 
@@ -25,23 +25,71 @@ export function hostPath(content: { path: string; pathIsBytes?: boolean }): stri
   return content.pathIsBytes ? Buffer.from(content.path, 'latin1') : content.path;
 }
 
-async function* readRange(path: string | Buffer, offset: number, length: number): AsyncGenerator<Uint8Array> {
-  const fh = await open(path, 'r');
-  try {
-    let pos = offset;
-    let left = length;
-    while (left > 0) {
-      const buf = Buffer.allocUnsafe(Math.min(left, CONTENT_CHUNK));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) {
-        throw new Oci2fsError(ErrorCode.IO, `Cannot read ${length} bytes at offset ${offset} of ${path}: file ended early`);
-      }
-      yield buf.subarray(0, bytesRead);
-      pos += bytesRead;
-      left -= bytesRead;
+/**
+ * Open descriptors of content files, most recently used last. Tree contents
+ * live in a few large files (uncompressed layer tars), read file after file:
+ * opening and closing one per file cost more than reading small files.
+ */
+const openFiles = new Map<string, { fd: number; id: Stats }>();
+/** Descriptors kept open at most. */
+export const MAX_OPEN_CONTENT_FILES = 64;
+
+/** Same file, unchanged: a path replaced or rewritten since it was opened must be opened again. */
+function sameFile(a: Stats, b: Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+function fdFor(path: string | Buffer): number {
+  const key = typeof path === 'string' ? path : `\0${path.toString('latin1')}`;
+  const cached = openFiles.get(key);
+  if (cached !== undefined) {
+    openFiles.delete(key);
+    if (sameFile(cached.id, statSync(path))) {
+      openFiles.set(key, cached);
+      return cached.fd;
     }
-  } finally {
-    await fh.close();
+    closeSync(cached.fd);
+  }
+  const fd = openSync(path, 'r');
+  openFiles.set(key, { fd, id: fstatSync(fd) });
+  if (openFiles.size > MAX_OPEN_CONTENT_FILES) {
+    const [oldKey, old] = openFiles.entries().next().value as [string, { fd: number }];
+    openFiles.delete(oldKey);
+    closeSync(old.fd);
+  }
+  return fd;
+}
+
+/** Closes every descriptor `readContent` keeps open (for long-lived embedders). */
+export function closeContentFiles(): void {
+  for (const { fd } of openFiles.values()) closeSync(fd);
+  openFiles.clear();
+}
+
+/**
+ * Bytes [offset, offset+length) of a file, in chunks of at most
+ * CONTENT_CHUNK. Positional synchronous reads: the data is nearly always in
+ * the page cache (it was just written by the layer spill), and a thread-pool
+ * round trip per read cost more than the copy.
+ */
+function* readRange(path: string | Buffer, offset: number, length: number): Generator<Uint8Array> {
+  let fd: number;
+  try {
+    fd = fdFor(path);
+  } catch (e) {
+    throw new Oci2fsError(ErrorCode.IO, `Cannot open ${String(path)} to read file contents: ${(e as Error).message}`, { cause: e });
+  }
+  let pos = offset;
+  let left = length;
+  while (left > 0) {
+    const buf = Buffer.allocUnsafe(Math.min(left, CONTENT_CHUNK));
+    const bytesRead = readSync(fd, buf, 0, buf.length, pos);
+    if (bytesRead === 0) {
+      throw new Oci2fsError(ErrorCode.IO, `Cannot read ${length} bytes at offset ${offset} of ${String(path)}: file ended early`);
+    }
+    yield buf.subarray(0, bytesRead);
+    pos += bytesRead;
+    left -= bytesRead;
   }
 }
 

@@ -90,9 +90,30 @@ export function planTar(tree: ValidatedTree, warn: (code: string, message: strin
   return out;
 }
 
-async function put(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
-  if (chunk.length === 0) return;
-  if (!out.write(chunk)) await once(out, 'drain');
+/** Output is handed to the stream in pieces of about this size: one write per small file cost more than the copy. */
+export const TAR_WRITE_BATCH = 1 << 20;
+
+/** Collects small pieces (headers, small files, padding) into large writes, honouring backpressure. */
+class Batcher {
+  private parts: Uint8Array[] = [];
+  private bytes = 0;
+
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  async put(chunk: Uint8Array): Promise<void> {
+    if (chunk.length === 0) return;
+    this.parts.push(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes >= TAR_WRITE_BATCH) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.bytes === 0) return;
+    const buf = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.bytes);
+    this.parts = [];
+    this.bytes = 0;
+    if (!this.out.write(buf)) await once(this.out, 'drain');
+  }
 }
 
 /**
@@ -102,6 +123,8 @@ async function put(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void>
 export async function writeTar(tree: ValidatedTree, out: NodeJS.WritableStream | string, opts: WriteTarOptions = {}): Promise<void> {
   const stream = typeof out === 'string' ? createWriteStream(out) : out;
   const warn = (code: string, message: string): void => opts.events?.({ type: 'warning', code, message });
+  const batch = new Batcher(stream);
+  const put = (_s: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> => batch.put(chunk);
   try {
     const plan = planTar(tree, warn);
     let done = 0;
@@ -119,6 +142,7 @@ export async function writeTar(tree: ValidatedTree, out: NodeJS.WritableStream |
       if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'tar', done, total: plan.length });
     }
     await put(stream, endOfArchive());
+    await batch.flush();
     opts.events?.({ type: 'write-progress', phase: 'tar', done: plan.length, total: plan.length });
   } finally {
     if (typeof out === 'string') {
