@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite with Node's test runner.
 # Usage: scripts/test.sh [FILTER]   (FILTER: substring of test file paths)
+# Ends with one plain summary line: "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p .
 mapfile -t files < <(find dist/src dist/test -name '*.test.js' | sort | grep -- "${1:-}")
 if [ ${#files[@]} -eq 0 ]; then echo "no test files match '${1:-}'" >&2; exit 1; fi
-exec node --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
+tap=$(mktemp)
+trap 'rm -f "$tap"' EXIT
+status=0
+node --test --test-concurrency=2 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" \
+  "${files[@]}" || status=$?
+count() { grep -E "^# $1 [0-9]+$" "$tap" | tail -n 1 | awk '{print $3}'; }
+echo "tests: $(count pass) passed, $(count fail) failed, $(count skipped) skipped"
+exit $status
