@@ -4,7 +4,7 @@
  * deflateInit2 and the kernel's zlib_wrapper inflates.
  */
 import { deflateSync, constants } from 'node:zlib';
-import type { BlockCompressFn } from './types.js';
+import type { BlockCompressFn, ScratchCompressFn } from './types.js';
 
 /** Default level and window of mksquashfs' gzip compressor (gzip_wrapper.h). */
 export const GZIP_DEFAULT_LEVEL = 9;
@@ -14,9 +14,19 @@ export const GZIP_MAX_LEVEL = 9;
 
 /** A gzip block compressor at `level`. */
 export function gzipCompressor(level: number): BlockCompressFn {
+  const scratch = gzipScratchCompressor(level);
+  return (data) => {
+    const out = scratch(data);
+    // deflateSync's Buffer may share its memory: copy so the result is ours alone.
+    return out === null ? null : new Uint8Array(out);
+  };
+}
+
+/** A gzip block compressor at `level` whose result may share memory with other Buffers. */
+export function gzipScratchCompressor(level: number): ScratchCompressFn {
   return (data) => {
     const out = deflateSync(data, { level, windowBits: GZIP_WINDOW_BITS, strategy: constants.Z_DEFAULT_STRATEGY });
-    return out.length < data.length ? new Uint8Array(out) : null;
+    return out.length < data.length ? out : null;
   };
 }
 

@@ -3,12 +3,12 @@
  * block compressors, and knows each one's squashfs id and options block.
  */
 import { Oci2fsError, ErrorCode } from '../../errors.js';
-import type { BlockCompressFn, CompressorName, CompressorSpec } from './types.js';
-import { gzipCompressor, gzipOptions, GZIP_DEFAULT_LEVEL, GZIP_MIN_LEVEL, GZIP_MAX_LEVEL } from './gzip.js';
-import { zstdCompressor, zstdOptions, ZSTD_DEFAULT_LEVEL, ZSTD_MIN_LEVEL, ZSTD_MAX_LEVEL } from './zstd.js';
+import type { BlockCompressFn, CompressorName, CompressorSpec, ScratchCompressFn } from './types.js';
+import { gzipCompressor, gzipScratchCompressor, gzipOptions, GZIP_DEFAULT_LEVEL, GZIP_MIN_LEVEL, GZIP_MAX_LEVEL } from './gzip.js';
+import { zstdCompressor, zstdScratchCompressor, zstdOptions, ZSTD_DEFAULT_LEVEL, ZSTD_MIN_LEVEL, ZSTD_MAX_LEVEL } from './zstd.js';
 import { lz4Compressor, lz4Options } from './lz4.js';
 
-export type { BlockCompressFn, CompressorName, CompressorSpec } from './types.js';
+export type { BlockCompressFn, CompressorName, CompressorSpec, ScratchCompressFn } from './types.js';
 
 /** squashfs compressor ids (kernel squashfs_fs.h ZLIB_COMPRESSION=1, LZ4_COMPRESSION=5, ZSTD_COMPRESSION=6). */
 const SQUASHFS_ID: Record<CompressorName, number> = { gzip: 1, zstd: 6, lz4: 5, none: 1 };
@@ -50,6 +50,15 @@ export function createBlockCompressor(spec: CompressorSpec): BlockCompressFn {
     case 'zstd': return zstdCompressor(spec.level);
     case 'lz4': return lz4Compressor(spec.lz4hc);
     case 'none': return () => null;
+  }
+}
+
+/** Like `createBlockCompressor`, but results may be views valid only until the next call (same bytes). */
+export function createScratchCompressor(spec: CompressorSpec): ScratchCompressFn {
+  switch (spec.name) {
+    case 'gzip': return gzipScratchCompressor(spec.level);
+    case 'zstd': return zstdScratchCompressor(spec.level);
+    default: return createBlockCompressor(spec);
   }
 }
 

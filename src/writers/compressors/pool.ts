@@ -3,37 +3,55 @@
  * get one promise per block and await them in submission order, so output
  * never depends on which worker finished first. With `jobs <= 1` blocks are
  * compressed inline on the calling thread (same function, same bytes).
+ *
+ * Block buffers travel to the workers and back by transfer (never copied),
+ * and callers can hand them back with `recycle` once written: steady-state
+ * compression then allocates no block-sized memory (fresh 1 MiB buffers cost
+ * page faults, GC pressure and cross-thread frees).
  */
 import { Worker } from 'node:worker_threads';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { createBlockCompressor, type BlockCompressFn, type CompressorSpec } from './index.js';
 
-/** Message to a worker: the block's bytes are `data[0, length)`; `data` is transferred. */
+/**
+ * Message to a worker: the block's bytes are `data[0, length)`; `out` is a
+ * buffer the compressed bytes go into when they fit. Both are transferred.
+ */
 export interface PoolRequest {
   id: number;
   data: ArrayBuffer;
   length: number;
+  out: ArrayBuffer;
 }
 
-/** Answer from a worker: compressed bytes, or the input handed back when it did not shrink. */
+/**
+ * Answer from a worker: `data` and `out` handed back; the compressed bytes
+ * are `out[0, length)`, or the input `data[0, length)` when it did not shrink.
+ */
 export interface PoolReply {
   id: number;
   data: ArrayBuffer;
+  out: ArrayBuffer;
   length: number;
   compressed: boolean;
   error?: string;
 }
 
-/** A compressed (or not-compressible) block. `data` is the caller's to keep. */
+/** A compressed (or not-compressible) block. `data` is the caller's to keep (or to `recycle`). */
 export interface BlockResult {
   data: Uint8Array;
   compressed: boolean;
+  /** Buffers backing this result (input and output), for `recycle`. */
+  buffers: ArrayBuffer[];
 }
 
 interface Pending {
   resolve: (r: BlockResult) => void;
   reject: (e: unknown) => void;
 }
+
+/** Free buffers kept per size at most (bounds the memory `recycle` holds). */
+const MAX_FREE_PER_SIZE = 16;
 
 /** Compresses blocks on `jobs` worker threads (or inline for jobs <= 1). */
 export class CompressPool {
@@ -42,6 +60,7 @@ export class CompressPool {
   private readonly queue: PoolRequest[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly inline: BlockCompressFn | null;
+  private readonly free = new Map<number, ArrayBuffer[]>();
   private nextId = 0;
   private failure: unknown = null;
 
@@ -64,23 +83,48 @@ export class CompressPool {
     }
   }
 
+  /** A buffer of exactly `size` bytes, reused when one is free. Its contents are arbitrary. */
+  take(size: number): Uint8Array {
+    const b = this.free.get(size)?.pop();
+    return b ? new Uint8Array(b) : new Uint8Array(size);
+  }
+
+  /** Gives back a buffer from `take` that was not passed to `compress`. */
+  give(block: Uint8Array): void {
+    this.keep(block.buffer as ArrayBuffer);
+  }
+
+  /** Gives back a result's buffers once the caller is done with `r.data`. */
+  recycle(r: BlockResult): void {
+    for (const b of r.buffers) this.keep(b);
+  }
+
+  private keep(b: ArrayBuffer): void {
+    if (!(b instanceof ArrayBuffer) || b.byteLength === 0) return;
+    let list = this.free.get(b.byteLength);
+    if (!list) this.free.set(b.byteLength, (list = []));
+    if (list.length < MAX_FREE_PER_SIZE) list.push(b);
+  }
+
   /**
-   * Compresses `block`. Ownership of the block's bytes passes to the pool
-   * (its buffer may be detached); the result carries them back.
+   * Compresses `block`. Ownership of the block's whole underlying buffer
+   * passes to the pool (it may be detached); the result carries it back.
    */
   compress(block: Uint8Array): Promise<BlockResult> {
     if (this.inline) {
       try {
         const out = this.inline(block);
-        return Promise.resolve(out ? { data: out, compressed: true } : { data: block, compressed: false });
+        const buffers = block.byteOffset === 0 ? [block.buffer as ArrayBuffer] : [];
+        return Promise.resolve(out ? { data: out, compressed: true, buffers } : { data: block, compressed: false, buffers });
       } catch (e) {
         return Promise.reject(e);
       }
     }
     if (this.failure) return Promise.reject(this.failure);
-    const exact = block.byteOffset === 0 && block.byteLength === block.buffer.byteLength && block.buffer instanceof ArrayBuffer;
-    const data = (exact ? block.buffer : block.slice().buffer) as ArrayBuffer;
-    const req: PoolRequest = { id: this.nextId++, data, length: block.length };
+    const own = block.byteOffset === 0 && block.buffer instanceof ArrayBuffer;
+    const data = (own ? block.buffer : block.slice().buffer) as ArrayBuffer;
+    const out = this.take(data.byteLength).buffer as ArrayBuffer;
+    const req: PoolRequest = { id: this.nextId++, data, length: block.length, out };
     return new Promise<BlockResult>((resolve, reject) => {
       this.pending.set(req.id, { resolve, reject });
       this.queue.push(req);
@@ -92,7 +136,7 @@ export class CompressPool {
     while (this.queue.length > 0 && this.idle.length > 0) {
       const w = this.idle.pop()!;
       const req = this.queue.shift()!;
-      w.postMessage(req, [req.data]);
+      w.postMessage(req, [req.data, req.out]);
     }
   }
 
@@ -104,7 +148,8 @@ export class CompressPool {
       if (reply.error) {
         p.reject(new Oci2fsError(ErrorCode.COMPRESSION, `Compressing a squashfs block failed: ${reply.error}`));
       } else {
-        p.resolve({ data: new Uint8Array(reply.data, 0, reply.length), compressed: reply.compressed });
+        const from = reply.compressed ? reply.out : reply.data;
+        p.resolve({ data: new Uint8Array(from, 0, reply.length), compressed: reply.compressed, buffers: [reply.data, reply.out] });
       }
     }
     this.pump();
@@ -121,6 +166,7 @@ export class CompressPool {
   async close(): Promise<void> {
     const ws = this.workers.splice(0);
     this.idle.length = 0;
+    this.free.clear();
     await Promise.all(ws.map((w) => { w.removeAllListeners('exit'); return w.terminate(); }));
   }
 }

@@ -22,3 +22,10 @@ export interface CompressorSpec {
  * uncompressed, as mksquashfs does). Never returns a view into `data`.
  */
 export type BlockCompressFn = (data: Uint8Array) => Uint8Array | null;
+
+/**
+ * Like `BlockCompressFn`, but the result may be a view into the
+ * compressor's own scratch memory, valid only until its next call (callers
+ * copy it out at once). Saves a copy per block.
+ */
+export type ScratchCompressFn = (data: Uint8Array) => Uint8Array | null;

@@ -1,13 +1,14 @@
 /**
  * Worker thread body of the compression pool: rebuilds the compressor from
- * `workerData` and answers each block message with its compressed bytes.
- * Messages carry ArrayBuffers that are transferred, not copied.
+ * `workerData` and answers each block message with its compressed bytes,
+ * copied into the `out` buffer the request brought. Messages carry
+ * ArrayBuffers that are transferred, not copied.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createBlockCompressor, type CompressorSpec } from './index.js';
+import { createScratchCompressor, type CompressorSpec } from './index.js';
 import type { PoolRequest, PoolReply } from './pool.js';
 
-const compress = createBlockCompressor(workerData as CompressorSpec);
+const compress = createScratchCompressor(workerData as CompressorSpec);
 const port = parentPort;
 if (!port) throw new Error('compressor worker started outside a worker thread');
 
@@ -17,15 +18,16 @@ port.on('message', (req: PoolRequest) => {
     const out = compress(new Uint8Array(req.data, 0, req.length));
     if (out === null) {
       // Not smaller: hand the input back so the caller can store it uncompressed.
-      reply = { id: req.id, data: req.data, length: req.length, compressed: false };
+      reply = { id: req.id, data: req.data, out: req.out, length: req.length, compressed: false };
     } else {
-      const exact = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength;
-      const buf = (exact ? out.buffer : out.slice().buffer) as ArrayBuffer;
-      reply = { id: req.id, data: buf, length: out.length, compressed: true };
+      // Smaller than the input, so it fits `out` (as large as the input's buffer).
+      let dest = req.out;
+      if (dest.byteLength < out.length) dest = new ArrayBuffer(out.length);
+      new Uint8Array(dest).set(out);
+      reply = { id: req.id, data: req.data, out: dest, length: out.length, compressed: true };
     }
-    port.postMessage(reply, [reply.data]);
   } catch (e) {
-    reply = { id: req.id, data: req.data, length: req.length, compressed: false, error: String((e as Error)?.stack ?? e) };
-    port.postMessage(reply, [reply.data]);
+    reply = { id: req.id, data: req.data, out: req.out, length: req.length, compressed: false, error: String((e as Error)?.stack ?? e) };
   }
+  port.postMessage(reply, [reply.data, reply.out]);
 });

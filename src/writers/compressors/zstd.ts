@@ -4,7 +4,7 @@
  * streaming DCtx), via the zstd-napi binding.
  */
 import { Compressor } from 'zstd-napi';
-import type { BlockCompressFn } from './types.js';
+import type { BlockCompressFn, ScratchCompressFn } from './types.js';
 
 /** mksquashfs' default zstd level (zstd_wrapper.h ZSTD_DEFAULT_COMPRESSION_LEVEL). */
 export const ZSTD_DEFAULT_LEVEL = 15;
@@ -13,12 +13,21 @@ export const ZSTD_MAX_LEVEL = 22;
 
 /** A zstd block compressor at `level`. */
 export function zstdCompressor(level: number): BlockCompressFn {
+  const scratch = zstdScratchCompressor(level);
+  return (data) => {
+    const out = scratch(data);
+    // zstd-napi may return a view into a reused buffer: copy so the result is ours alone.
+    return out === null ? null : new Uint8Array(out);
+  };
+}
+
+/** A zstd block compressor at `level` whose result may be a view into zstd-napi's buffers. */
+export function zstdScratchCompressor(level: number): ScratchCompressFn {
   const c = new Compressor();
   c.setParameters({ compressionLevel: level });
   return (data) => {
     const out = c.compress(data);
-    // zstd-napi returns a view into a pooled buffer: copy so the result is ours alone.
-    return out.length < data.length ? new Uint8Array(out) : null;
+    return out.length < data.length ? out : null;
   };
 }
 

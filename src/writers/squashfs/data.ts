@@ -12,9 +12,11 @@
  *   file turns out to be a duplicate after streaming it, the write position
  *   is rewound over its blocks and it shares the first copy's blocks and
  *   fragment. Files with a sparse map are not hashed (hashing gigabytes of
- *   holes would cost more than it saves) and never deduplicated.
+ *   holes would cost more than it saves) and never deduplicated. Files whose
+ *   size no other file has are not hashed either: the key includes the size,
+ *   so they can never match (same output, most bytes never hashed).
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { readContent } from '../../tree/content.js';
@@ -22,6 +24,7 @@ import type { FileInode } from '../../tree/types.js';
 import type { BlockResult, CompressPool } from '../compressors/pool.js';
 import { DATA_UNCOMPRESSED, INVALID_FRAGMENT } from './constants.js';
 import { writeAll } from './io.js';
+import { ContentSource, isPlainFile } from './source.js';
 
 /** Where a file's data ended up. Filled in asynchronously; complete after `finish()`. */
 export interface FileData {
@@ -41,6 +44,11 @@ export interface FragmentEntry {
   size: number;
 }
 
+/** Files with a sparse map are never hashed nor deduplicated. */
+function hashable(f: FileInode): boolean {
+  return !(f.content.kind === 'file' && f.content.sparse);
+}
+
 export class DataWriter {
   /** Fragment blocks written (or queued), in index order. */
   readonly fragments: FragmentEntry[] = [];
@@ -55,17 +63,28 @@ export class DataWriter {
   private fragBuf: Uint8Array;
   private fragLen = 0;
   private readonly zeros: Buffer;
+  private readonly source = new ContentSource();
+  /** Sizes shared by at least two hashable files: only those can be duplicates. */
+  private readonly dupSizes = new Set<number>();
 
+  /** `files`: every file that will be added (to know which sizes can repeat). */
   constructor(
     private readonly fh: FileHandle,
     start: number,
     private readonly pool: CompressPool,
     private readonly blockSize: number,
     private readonly window: number,
+    files: readonly FileInode[],
   ) {
     this.pos = start;
-    this.fragBuf = new Uint8Array(blockSize);
+    this.fragBuf = pool.take(blockSize);
     this.zeros = Buffer.alloc(blockSize);
+    const once = new Set<number>();
+    for (const f of files) {
+      if (!hashable(f) || f.size === 0) continue;
+      if (once.has(f.size)) this.dupSizes.add(f.size);
+      else once.add(f.size);
+    }
   }
 
   /** Runs `step` after every earlier step, in order. */
@@ -95,6 +114,7 @@ export class DataWriter {
     const len = r.data.length;
     await writeAll(this.fh, r.data, this.pos);
     this.pos += len;
+    this.pool.recycle(r);
     return r.compressed ? len : len | DATA_UNCOMPRESSED;
   }
 
@@ -110,23 +130,66 @@ export class DataWriter {
     return Buffer.from(block.buffer, block.byteOffset, block.length).equals(this.zeros.subarray(0, block.length));
   }
 
-  /** Streams one file's content into the image (`chunks`: its content, already read). */
-  async addFile(inode: FileInode, chunks?: Iterable<Uint8Array>): Promise<FileData> {
+  /** Streams one file's content into the image. */
+  async addFile(inode: FileInode): Promise<FileData> {
     const bs = this.blockSize;
     const size = inode.size;
     const fullBlocks = Math.floor(size / bs);
     const tailLen = size % bs;
     const rec: FileData = { start: 0, blocks: new Array<number>(fullBlocks).fill(0), fragment: INVALID_FRAGMENT, fragmentOffset: 0, sparse: 0 };
     if (size === 0) return rec;
-    const hash = inode.content.kind === 'file' && inode.content.sparse ? null : createHash('sha256');
+    // A file whose size no other hashable file has cannot be (or have) a duplicate: skip hashing it.
+    const hash = hashable(inode) && this.dupSizes.has(size) ? createHash('sha256') : null;
     // Files without full blocks keep start 0: nothing is read from there.
     if (fullBlocks > 0) this.enqueue(() => { rec.start = this.pos; }, false);
-    let cur = new Uint8Array(Math.min(bs, size));
+    const tail = new Uint8Array(tailLen);
+    const content = inode.content;
+    if (isPlainFile(content)) {
+      if (content.length !== size) throw new Oci2fsError(ErrorCode.INTERNAL, `content length ${content.length} != size ${size}`);
+      for (let at = 0; at < fullBlocks; at++) {
+        const block = this.pool.take(bs);
+        this.source.read(content, at * bs, block, bs);
+        hash?.update(block);
+        this.bytesRead += bs;
+        if (this.isZero(block)) {
+          rec.sparse += bs;
+          this.pool.give(block);
+          continue;
+        }
+        await this.submit(block, (s) => { rec.blocks[at] = s; });
+      }
+      if (tailLen > 0) {
+        this.source.read(content, fullBlocks * bs, tail, tailLen);
+        hash?.update(tail);
+        this.bytesRead += tailLen;
+      }
+    } else {
+      await this.streamFile(inode, rec, tail, hash);
+    }
+    if (hash) {
+      const key = `${hash.digest('hex')}:${size}`;
+      const first = this.seen.get(key);
+      if (first) {
+        if (fullBlocks > 0) this.enqueue(() => { this.pos = rec.start; }, false); // drop this copy's blocks
+        return first;
+      }
+      this.seen.set(key, rec);
+    }
+    if (tailLen > 0) await this.addTail(rec, tail);
+    return rec;
+  }
+
+  /** The general path (inline and sparse contents): copies readContent's chunks into blocks. */
+  private async streamFile(inode: FileInode, rec: FileData, tail: Uint8Array, hash: Hash | null): Promise<void> {
+    const bs = this.blockSize;
+    const size = inode.size;
+    const fullBlocks = rec.blocks.length;
+    const tailLen = tail.length;
+    let cur = fullBlocks > 0 ? this.pool.take(bs) : new Uint8Array(0);
     let curLen = 0;
     let index = 0;
-    const tail = new Uint8Array(tailLen);
     let tailFill = 0;
-    for await (const chunk of chunks ?? readContent(inode.content, size)) {
+    for await (const chunk of readContent(inode.content, size)) {
       hash?.update(chunk);
       this.bytesRead += chunk.length;
       let i = 0;
@@ -144,7 +207,7 @@ export class DataWriter {
               continue; // reuse `cur`
             }
             await this.submit(cur, (s) => { rec.blocks[at] = s; });
-            cur = new Uint8Array(bs);
+            cur = this.pool.take(bs);
           }
         } else {
           const k = Math.min(chunk.length - i, tailLen - tailFill);
@@ -155,20 +218,10 @@ export class DataWriter {
         }
       }
     }
+    if (fullBlocks > 0) this.pool.give(cur);
     if (index !== fullBlocks || tailFill !== tailLen) {
       throw new Oci2fsError(ErrorCode.INTERNAL, `file content shorter than its size ${size}`);
     }
-    if (hash) {
-      const key = `${hash.digest('hex')}:${size}`;
-      const first = this.seen.get(key);
-      if (first) {
-        if (fullBlocks > 0) this.enqueue(() => { this.pos = rec.start; }, false); // drop this copy's blocks
-        return first;
-      }
-      this.seen.set(key, rec);
-    }
-    if (tailLen > 0) await this.addTail(rec, tail);
-    return rec;
   }
 
   private async addTail(rec: FileData, tail: Uint8Array): Promise<void> {
@@ -184,7 +237,7 @@ export class DataWriter {
     const entry: FragmentEntry = { start: 0, size: 0 };
     this.fragments.push(entry);
     const block = this.fragBuf.subarray(0, this.fragLen);
-    this.fragBuf = new Uint8Array(this.blockSize);
+    this.fragBuf = this.pool.take(this.blockSize);
     this.fragLen = 0;
     this.enqueue(() => { entry.start = this.pos; }, false);
     await this.submit(block, (s) => { entry.size = s; });
@@ -194,6 +247,7 @@ export class DataWriter {
   async finish(): Promise<number> {
     await this.flushFragment();
     await this.tail;
+    this.source.close();
     if (this.error !== null) throw this.error;
     return this.pos;
   }
@@ -202,5 +256,6 @@ export class DataWriter {
   async abandon(): Promise<void> {
     this.error ??= new Error('abandoned');
     await this.tail;
+    this.source.close();
   }
 }

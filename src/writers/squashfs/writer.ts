@@ -25,7 +25,6 @@ import { Bytes } from './bytes.js';
 import { writeAll } from './io.js';
 import { encodeLookupTable } from './metadata.js';
 import { planInodes } from './order.js';
-import { Prefetcher } from './prefetch.js';
 import { encodeSuperblock } from './superblock.js';
 import { buildTables } from './tables.js';
 
@@ -97,7 +96,6 @@ export async function writeSquashfs(
   });
   const pool = new CompressPool(spec, jobs);
   let data: DataWriter | null = null;
-  const prefetch = new Prefetcher(plan.files);
   try {
     // Compressor options: an uncompressed metadata block right after the superblock.
     const options = compressorOptions(spec);
@@ -109,13 +107,12 @@ export async function writeSquashfs(
     }
 
     // Data area.
-    data = new DataWriter(fh, pos, pool, blockSize, Math.max(1, jobs) * BLOCKS_PER_JOB);
+    data = new DataWriter(fh, pos, pool, blockSize, Math.max(1, jobs) * BLOCKS_PER_JOB, plan.files);
     const fileData = new Map<Inode, FileData>();
     let lastReport = 0;
     for (let i = 0; i < plan.files.length; i++) {
       const f = plan.files[i];
-      const ready = prefetch.take(i);
-      fileData.set(f, await data.addFile(f, ready ? await ready : undefined));
+      fileData.set(f, await data.addFile(f));
       if (data.bytesRead - lastReport >= PROGRESS_STEP) {
         lastReport = data.bytesRead;
         events({ type: 'write-progress', phase: 'squashfs-data', done: data.bytesRead, total: totalBytes });
@@ -201,7 +198,6 @@ export async function writeSquashfs(
     await fh.truncate(padded);
     return { bytes: padded, inodes: plan.order.length };
   } catch (e) {
-    await prefetch.drain();
     await data?.abandon();
     throw e instanceof Oci2fsError ? e : new Oci2fsError(ErrorCode.IO, `Writing squashfs image ${outPath} failed: ${String((e as Error)?.message ?? e)}`, { cause: e });
   } finally {
