@@ -115,7 +115,7 @@ async function main(): Promise<void> {
 
   if (want('erofs')) {
     console.log('\nEROFS and composefs');
-    const mk = await step('mkfs.erofs of the unpacked tree', `rm -f ${WORK}/mk.erofs; mkfs.erofs -q ${WORK}/mk.erofs ${bundle}/rootfs`);
+    const mk = await step('mkfs.erofs of the unpacked tree', `rm -f ${WORK}/mk.erofs; mkfs.erofs ${WORK}/mk.erofs ${bundle}/rootfs >/dev/null`);
     const chain = sum('chain: umoci unpack + mkfs.erofs', [unpack!, mk]);
     console.log(formatRow(chain));
     const erofs = await step('oci2fs import --format erofs', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} -o ${WORK}/o.erofs`);
