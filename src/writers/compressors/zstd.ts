@@ -3,7 +3,12 @@
  * zstd_wrapper uses ZSTD_compressCCtx; the kernel decompresses with a
  * streaming DCtx), via the zstd-napi binding.
  */
+import { createRequire } from 'node:module';
 import { Compressor } from 'zstd-napi';
+import type * as ZstdBinding from 'zstd-napi/binding.js';
+
+/** zstd-napi's low-level binding (a CommonJS native module). */
+const binding = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
 import type { BlockCompressFn, ScratchCompressFn } from './types.js';
 
 /** mksquashfs' default zstd level (zstd_wrapper.h ZSTD_DEFAULT_COMPRESSION_LEVEL). */
@@ -13,21 +18,32 @@ export const ZSTD_MAX_LEVEL = 22;
 
 /** A zstd block compressor at `level`. */
 export function zstdCompressor(level: number): BlockCompressFn {
-  const scratch = zstdScratchCompressor(level);
-  return (data) => {
-    const out = scratch(data);
-    // zstd-napi may return a view into a reused buffer: copy so the result is ours alone.
-    return out === null ? null : new Uint8Array(out);
-  };
-}
-
-/** A zstd block compressor at `level` whose result may be a view into zstd-napi's buffers. */
-export function zstdScratchCompressor(level: number): ScratchCompressFn {
   const c = new Compressor();
   c.setParameters({ compressionLevel: level });
   return (data) => {
     const out = c.compress(data);
-    return out.length < data.length ? out : null;
+    // zstd-napi may return a view into a pooled buffer: copy so the result is ours alone.
+    return out.length < data.length ? new Uint8Array(out) : null;
+  };
+}
+
+/**
+ * A zstd block compressor at `level` whose result is a view into its own
+ * output buffer. It drives zstd-napi's documented low-level binding
+ * (`ZSTD_compress2` on one CCtx, output capacity at least
+ * `ZSTD_compressBound`), exactly the call `Compressor.compress` makes, so
+ * the bytes are the same; but the output buffer is allocated once instead
+ * of per block and not trimmed by copying.
+ */
+export function zstdScratchCompressor(level: number): ScratchCompressFn {
+  const cctx = new binding.CCtx();
+  cctx.setParameter(binding.CParameter.compressionLevel, level);
+  let dest = new Uint8Array(0);
+  return (data) => {
+    const bound = binding.compressBound(data.length);
+    if (dest.length < bound) dest = new Uint8Array(bound);
+    const n = cctx.compress2(dest, data);
+    return n < data.length ? dest.subarray(0, n) : null;
   };
 }
 
