@@ -12,13 +12,14 @@ import { buildExtentTree } from './extent.js';
 import { makeIdentity, type Identity } from './identity.js';
 import { inodeSeed } from './inode.js';
 import { writeMetadata } from './metadata.js';
-import { ImageOutput } from './output.js';
+import { ImageOutput, type SourceFile } from './output.js';
+import { ContentSources } from './sources.js';
+import { readFile } from '../../tree/content.js';
 import { prepareAll, prepareJournal, type Prepared } from './prepare.js';
 import { journalBlocksFor, journalSuperblock } from './journal.js';
 import { dataBlocksLowerBound } from './allocate.js';
 import { chooseSize } from './sizing.js';
 import { finishXattrBlock } from './xattr.js';
-import { ReadAhead, type Chunks } from './readahead.js';
 
 /** Options of writeExt4. */
 export interface Ext4Options {
@@ -96,37 +97,65 @@ async function writeData(out: ImageOutput, prepared: Prepared[], id: Identity, e
   const total = prepared.length;
   let done = 0;
   const written = new Set<object>();
-  const ahead = new ReadAhead(prepared);
-  for (let i = 0; i < prepared.length; i++) {
-    const p = prepared[i];
-    ahead.fill(i);
-    const xb = p.xattrBlock;
-    if (xb && !written.has(xb)) {
-      written.add(xb);
-      const blk = xb.data.slice();
-      finishXattrBlock(blk, xb.refcount, xb.blockNr, id.fsSeed);
-      await out.write(xb.blockNr * BLOCK_SIZE, blk);
-    }
-    if (p.journalHead) {
-      await out.write(p.extents[0].physical * BLOCK_SIZE, p.journalHead);
-    } else if (p.blocks) {
-      for (const e of p.extents) {
-        for (let k = 0; k < e.len; k++) await out.write((e.physical + k) * BLOCK_SIZE, p.blocks[e.logical + k]);
+  const sources = new ContentSources();
+  try {
+    for (const p of prepared) {
+      const xb = p.xattrBlock;
+      if (xb && !written.has(xb)) {
+        written.add(xb);
+        const blk = xb.data.slice();
+        finishXattrBlock(blk, xb.refcount, xb.blockNr, id.fsSeed);
+        await out.write(xb.blockNr * BLOCK_SIZE, blk);
       }
-    } else if (p.node.inode?.kind === 'file' && p.extents.length > 0) {
-      await streamFile(out, p, ahead.take(i));
+      const inode = p.node.inode;
+      if (p.journalHead) {
+        await out.write(p.extents[0].physical * BLOCK_SIZE, p.journalHead);
+      } else if (p.blocks) {
+        for (const e of p.extents) {
+          for (let k = 0; k < e.len; k++) await out.write((e.physical + k) * BLOCK_SIZE, p.blocks[e.logical + k]);
+        }
+      } else if (inode?.kind === 'file' && p.extents.length > 0) {
+        const c = inode.content;
+        if (c.kind === 'file' && !c.sparse && c.length === inode.size) await copyFile(out, p, sources.get(c), c.offset);
+        else await streamFile(out, p, readFile(inode));
+      }
+      if (p.extentMapped) {
+        const tree = buildExtentTree(p.extents, p.treeBlocks, inodeSeed(id.fsSeed, p.node.ino));
+        p.iBlock = tree.iBlock;
+        for (const b of tree.blocks) await out.write(b.blockNr * BLOCK_SIZE, b.data);
+      }
+      if (++done % 1024 === 0 || done === total) events({ type: 'write-progress', phase: PHASE, done, total });
     }
-    if (p.extentMapped) {
-      const tree = buildExtentTree(p.extents, p.treeBlocks, inodeSeed(id.fsSeed, p.node.ino));
-      p.iBlock = tree.iBlock;
-      for (const b of tree.blocks) await out.write(b.blockNr * BLOCK_SIZE, b.data);
-    }
-    if (++done % 1024 === 0 || done === total) events({ type: 'write-progress', phase: PHASE, done, total });
+  } finally {
+    sources.close();
+  }
+}
+
+/**
+ * A file stored contiguously in a host file (no sparse map): each extent's
+ * bytes are read straight into the output buffer; the tail of the last
+ * block is zeroed.
+ */
+async function copyFile(out: ImageOutput, p: Prepared, src: SourceFile, offset: number): Promise<void> {
+  for (const e of p.extents) {
+    const from = e.logical * BLOCK_SIZE;
+    const to = Math.min(p.size, (e.logical + e.len) * BLOCK_SIZE);
+    if (to > from) await out.copyFrom(e.physical * BLOCK_SIZE, src, offset + from, to - from);
+  }
+  await zeroTail(out, p, p.size);
+}
+
+/** Zeros the tail of the last block after `pos` logical bytes, so the output stays one contiguous run. */
+async function zeroTail(out: ImageOutput, p: Prepared, pos: number): Promise<void> {
+  const last = p.extents[p.extents.length - 1];
+  const end = (last.logical + last.len) * BLOCK_SIZE;
+  if (pos < end && pos >= last.logical * BLOCK_SIZE) {
+    await out.zero(last.physical * BLOCK_SIZE + (pos - last.logical * BLOCK_SIZE), end - pos);
   }
 }
 
 /** Copies a file's logical bytes into its extents; bytes in holes (unallocated blocks) are dropped. */
-async function streamFile(out: ImageOutput, p: Prepared, chunks: Chunks): Promise<void> {
+async function streamFile(out: ImageOutput, p: Prepared, chunks: AsyncIterable<Uint8Array>): Promise<void> {
   const ext = p.extents;
   let ei = 0;
   let pos = 0;
@@ -151,11 +180,5 @@ async function streamFile(out: ImageOutput, p: Prepared, chunks: Chunks): Promis
     }
     pos += chunk.length;
   }
-  // zero the tail of the last block so the output stays one contiguous run
-  const last = ext[ext.length - 1];
-  const end = (last.logical + last.len) * BLOCK_SIZE;
-  if (pos < end && pos >= last.logical * BLOCK_SIZE) {
-    await out.write(last.physical * BLOCK_SIZE + (pos - last.logical * BLOCK_SIZE), new Uint8Array(end - pos));
-  }
+  await zeroTail(out, p, pos);
 }
-

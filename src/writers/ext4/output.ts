@@ -4,11 +4,16 @@
  * skips every all-zero 4 KiB block, so zeros (untouched ranges, zero-filled
  * file blocks, empty inode-table slots) stay holes after ftruncate. Every
  * position must be written at most once (true for the ext4 writer).
+ *
+ * Two buffers: while one is written out (a pwrite on the libuv thread pool),
+ * the caller fills the other, so reading file contents (synchronous reads
+ * straight into the buffer, see `copyFrom`) overlaps writing the image.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { readSync } from 'node:fs';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 
-/** Size of the coalescing buffer. */
+/** Size of each coalescing buffer. */
 const BUFFER_SIZE = 8 << 20;
 /** Granularity of hole detection (the filesystem block size). */
 const SPARSE_UNIT = 4096;
@@ -19,8 +24,18 @@ function isZero(buf: Buffer, from: number, to: number): boolean {
   return buf.compare(ZERO_UNIT, 0, to - from, from, to) === 0;
 }
 
+/** Where copyFrom reads: an open descriptor and a name for messages. */
+export interface SourceFile {
+  fd: number;
+  name: string;
+}
+
 export class ImageOutput {
   private buf = Buffer.allocUnsafe(BUFFER_SIZE);
+  /** The other buffer; free once `inflight` settled. */
+  private spare = Buffer.allocUnsafe(BUFFER_SIZE);
+  /** The pending write of `spare`, if any. */
+  private inflight: Promise<void> | null = null;
   private start = 0;
   private len = 0;
 
@@ -40,9 +55,14 @@ export class ImageOutput {
     }
   }
 
+  /** True when the next byte at `pos` continues the buffered run (no flush needed). */
+  private continues(pos: number): boolean {
+    return this.len === 0 || pos === this.start + this.len;
+  }
+
   /** Queues `data` at byte `pos`. */
   async write(pos: number, data: Uint8Array): Promise<void> {
-    if (this.len > 0 && pos !== this.start + this.len) await this.flush();
+    if (!this.continues(pos)) await this.flush();
     let off = 0;
     while (off < data.length) {
       if (this.len === 0) this.start = pos + off;
@@ -54,8 +74,55 @@ export class ImageOutput {
     }
   }
 
-  /** Writes out what is buffered, as runs of non-zero blocks. */
+  /** Queues `length` zero bytes at byte `pos`. */
+  async zero(pos: number, length: number): Promise<void> {
+    if (!this.continues(pos)) await this.flush();
+    let left = length;
+    while (left > 0) {
+      if (this.len === 0) this.start = pos + length - left;
+      const n = Math.min(left, BUFFER_SIZE - this.len);
+      this.buf.fill(0, this.len, this.len + n);
+      this.len += n;
+      left -= n;
+      if (this.len === BUFFER_SIZE) await this.flush();
+    }
+  }
+
+  /**
+   * Queues `length` bytes read from `src` at `srcPos` at image byte `pos`,
+   * reading synchronously straight into the buffer (no intermediate copy).
+   * The source is nearly always in the page cache (freshly spilled layers).
+   */
+  async copyFrom(pos: number, src: SourceFile, srcPos: number, length: number): Promise<void> {
+    if (!this.continues(pos)) await this.flush();
+    let left = length;
+    while (left > 0) {
+      if (this.len === 0) this.start = pos + length - left;
+      const want = Math.min(left, BUFFER_SIZE - this.len);
+      let got: number;
+      try {
+        got = readSync(src.fd, this.buf, this.len, want, srcPos + length - left);
+      } catch (e) {
+        throw new Oci2fsError(ErrorCode.IO, `Cannot read file contents from ${src.name}: ${(e as Error).message}`, { cause: e });
+      }
+      if (got === 0) {
+        throw new Oci2fsError(ErrorCode.IO, `Cannot read ${length} bytes at offset ${srcPos} of ${src.name}: file ended early`);
+      }
+      this.len += got;
+      left -= got;
+      if (this.len === BUFFER_SIZE) await this.flush();
+    }
+  }
+
+  /** Starts writing out what is buffered (as runs of non-zero blocks) and switches buffers. */
   async flush(): Promise<void> {
+    if (this.inflight) {
+      const prev = this.inflight;
+      this.inflight = null;
+      await prev;
+    }
+    if (this.len === 0) return;
+    const runs: [number, number][] = [];
     let runStart = -1;
     let off = 0;
     while (off < this.len) {
@@ -63,33 +130,42 @@ export class ImageOutput {
       const abs = this.start + off;
       const end = Math.min(this.len, off + SPARSE_UNIT - (abs % SPARSE_UNIT));
       if (isZero(this.buf, off, end)) {
-        if (runStart >= 0) await this.pwrite(runStart, off);
+        if (runStart >= 0) runs.push([runStart, off]);
         runStart = -1;
       } else if (runStart < 0) {
         runStart = off;
       }
       off = end;
     }
-    if (runStart >= 0) await this.pwrite(runStart, this.len);
+    if (runStart >= 0) runs.push([runStart, this.len]);
+    const full = this.buf;
+    this.buf = this.spare;
+    this.spare = full;
+    const job = this.pwriteRuns(full, this.start, runs);
+    job.catch(() => undefined); // surfaced by the next flush or close
+    this.inflight = job;
     this.len = 0;
   }
 
-  private async pwrite(from: number, to: number): Promise<void> {
-    let done = from;
+  private async pwriteRuns(buf: Buffer, base: number, runs: [number, number][]): Promise<void> {
     try {
-      while (done < to) {
-        const { bytesWritten } = await this.fh.write(this.buf, done, to - done, this.start + done);
-        done += bytesWritten;
+      for (const [from, to] of runs) {
+        let done = from;
+        while (done < to) {
+          const { bytesWritten } = await this.fh.write(buf, done, to - done, base + done);
+          done += bytesWritten;
+        }
       }
     } catch (e) {
       throw new Oci2fsError(ErrorCode.IO, `Cannot write ext4 image ${this.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 
-  /** Flushes and closes. */
+  /** Flushes, waits for every write, and closes. */
   async close(): Promise<void> {
     try {
       await this.flush();
+      await this.flush(); // waits for the write the first flush started
     } finally {
       await this.fh.close();
     }
