@@ -61,3 +61,28 @@ test('compressor options are written as mksquashfs does', () => {
   assert.deepEqual([...compressorOptions(resolveCompressor('lz4', undefined, true))!], [1, 0, 0, 0, 1, 0, 0, 0]);
   assert.equal(compressorOptions(resolveCompressor('none')), null);
 });
+
+test('pool: recycled buffers are reused and results stay right (jobs 1 and 2)', async () => {
+  const spec = resolveCompressor('zstd', 3);
+  const input = blocks();
+  for (const jobs of [1, 2]) {
+    const pool = new CompressPool(spec, jobs);
+    const given = new Set<ArrayBuffer>();
+    let reused = 0;
+    try {
+      for (const [i, orig] of input.entries()) {
+        const b = pool.take(orig.length);
+        if (given.has(b.buffer as ArrayBuffer)) reused++;
+        b.set(orig);
+        const r = await pool.compress(b);
+        const back = r.compressed ? execFileSync('zstd', ['-d', '-c'], { input: r.data }) : Buffer.from(r.data);
+        assert.ok(back.equals(Buffer.from(orig)), `jobs ${jobs} block ${i} round trip`);
+        for (const x of r.buffers) given.add(x);
+        pool.recycle(r);
+      }
+    } finally {
+      await pool.close();
+    }
+    assert.ok(reused >= input.length - 2, `jobs ${jobs}: only ${reused} of ${input.length} buffers were reused`);
+  }
+});

@@ -222,6 +222,34 @@ test('default block size: multi-block files, incompressible blocks, duplicates s
   checkUnsquashfsListing(dupImg, mk(diskFile(rnd, 0, 600_000)));
 });
 
+test('duplicates across content kinds, same-size distinct files, all-zero blocks read from disk', { skip: !tools && 'unsquashfs not installed' }, async () => {
+  // Disk contents are read straight into block buffers, inline ones streamed: both must hash alike.
+  const n = 300_000; // 2 full 128 KiB blocks + a tail
+  const one = randomBytes(n);
+  const two = randomBytes(n); // same size, other bytes: hashed, not a duplicate
+  const zeroFile = join(tmp, 'zeros.bin');
+  const disk = join(tmp, 'two-randoms.bin');
+  writeFileSync(disk, Buffer.concat([one, two]));
+  writeFileSync(zeroFile, Buffer.alloc(3 * 131072 + 5));
+  const root = dir([
+    ['a', diskFile(disk, 0, n)],
+    ['b', inlineFile(Buffer.from(one))],
+    ['c', diskFile(disk, n, n)],
+    ['z', diskFile(zeroFile, 0, 3 * 131072 + 5)],
+  ]);
+  const img = await build(root, 'dup-kinds.sqfs', { blockSize: undefined });
+  const size = statSync(img).size;
+  // Two random payloads (incompressible) stored once each; the zero blocks not at all.
+  assert.ok(size > 2 * n && size < 2 * n + 64 * 1024, `expected ~${2 * n} bytes, got ${size}`);
+  const want: Record<string, Buffer> = { a: one, b: one, c: two, z: Buffer.alloc(3 * 131072 + 5) };
+  for (const [name, bytes] of Object.entries(want)) {
+    const out = execFileSync('unsquashfs', ['-cat', img, name], { maxBuffer: 1 << 24 });
+    assert.equal(sha256(out), sha256(bytes), `content of ${name}`);
+  }
+  const again = await build(root, 'dup-kinds-1.sqfs', { blockSize: undefined, jobs: 1 });
+  assert.ok(readFileSync(img).equals(readFileSync(again)), 'jobs 1 and jobs 2 differ');
+});
+
 test('sparse file over 4 GiB: holes stored as sparse blocks, readable by unsquashfs and the kernel', async (t) => {
   const small = join(tmp, 'sparse-data.bin');
   const seg = pattern(3 * BS, 11);
