@@ -5,9 +5,10 @@
 import { open } from 'node:fs/promises';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import { createFsverityHasher, type FsverityAlgorithm, type FsverityOptions } from './hasher.js';
+import { fsverityDigestFileParallel, PARALLEL_MIN_BYTES } from './parallel.js';
 
-/** Read size used when hashing files (a multiple of every allowed block size). */
-const READ_CHUNK = 1 << 20;
+/** Read size used when hashing files (a multiple of every allowed block size; 64 KiB stays in cache, 1 MiB reads cost 3x the kernel time). */
+const READ_CHUNK = 1 << 16;
 
 /** fs-verity digest (hex) of the bytes of an async iterable. */
 export async function fsverityDigestStream(source: AsyncIterable<Uint8Array>, opts: FsverityOptions = {}): Promise<string> {
@@ -16,7 +17,11 @@ export async function fsverityDigestStream(source: AsyncIterable<Uint8Array>, op
   return h.digest().toString('hex');
 }
 
-/** fs-verity digest (hex) of a file on disk, read in 1 MiB chunks. */
+/**
+ * fs-verity digest (hex) of a file on disk: files of PARALLEL_MIN_BYTES and
+ * more are hashed by worker threads (parallel.ts), smaller ones streamed
+ * here in 64 KiB chunks.
+ */
 export async function fsverityDigestFile(path: string, opts: FsverityOptions = {}): Promise<string> {
   let fh;
   try {
@@ -26,6 +31,11 @@ export async function fsverityDigestFile(path: string, opts: FsverityOptions = {
   }
   try {
     const h = createFsverityHasher(opts);
+    if ((await fh.stat()).size >= PARALLEL_MIN_BYTES) {
+      await fh.close();
+      fh = undefined;
+      return await fsverityDigestFileParallel(path, opts);
+    }
     const buf = Buffer.allocUnsafe(READ_CHUNK);
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -34,7 +44,7 @@ export async function fsverityDigestFile(path: string, opts: FsverityOptions = {
     }
     return h.digest().toString('hex');
   } finally {
-    await fh.close();
+    await fh?.close();
   }
 }
 

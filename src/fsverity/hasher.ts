@@ -55,6 +55,13 @@ export interface FsverityOptions {
 export interface FsverityHasher {
   /** Feeds the next bytes of the file. */
   update(chunk: Uint8Array): void;
+  /**
+   * Feeds precomputed level-0 hashes (one per data block, `hashSize` bytes
+   * each) standing for `bytes` bytes of data. Only on a block boundary (all
+   * previous input a multiple of the block size); a `bytes` that is not a
+   * multiple of the block size ends the data (its last block zero-padded).
+   */
+  updateLeafHashes(hashes: Uint8Array, bytes: number): void;
   /** Finishes and returns the fs-verity file digest (raw bytes). Call once. */
   digest(): Buffer;
 }
@@ -131,6 +138,16 @@ export function createFsverityHasher(opts: FsverityOptions = {}): FsverityHasher
         pending.set(chunk.subarray(off), 0);
         pendingFill = n - off;
       }
+    },
+
+    updateLeafHashes(hashes: Uint8Array, bytes: number): void {
+      if (finished) throw new Oci2fsError(ErrorCode.INTERNAL, 'fs-verity hasher used after digest()');
+      if (pendingFill !== 0 || dataSize % bs !== 0 || hashes.length !== Math.ceil(bytes / bs) * hs) {
+        throw new Oci2fsError(ErrorCode.INTERNAL, 'fs-verity leaf hashes fed off a block boundary or with a wrong count');
+      }
+      dataSize += bytes;
+      const hb = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.length);
+      for (let off = 0; off < hb.length; off += hs) push(0, hb.subarray(off, off + hs));
     },
 
     digest(): Buffer {

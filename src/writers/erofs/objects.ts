@@ -2,14 +2,16 @@
  * composefs content objects: each regular file not stored inline is
  * referenced by its fs-verity digest. This pass finds (or computes) the
  * digests and, given an objects directory, copies each content once to
- * `OBJECTS/XX/REST` (temp file + rename, existing objects are kept).
+ * `OBJECTS/XX/REST` (temp file + link, existing objects are kept), on
+ * worker threads (see object-store.ts).
  */
-import { mkdir, open, rename, lstat, unlink, chmod } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
-import { readFile } from '../../tree/content.js';
 import { walk, type FileInode, type ValidatedTree } from '../../tree/types.js';
-import { createFsverityHasher } from '../../fsverity/index.js';
+import { WorkerPool, defaultThreads, closePieceFiles, type Piece } from '../../fsverity/index.js';
+import { storeObjects, type ObjectBatch, type ObjectBatchResult } from './object-store.js';
 import { digestPayload, knownDigest, storedInline } from '../../dumpfile/index.js';
 
 /** How one regular file is referenced from the image. */
@@ -28,33 +30,105 @@ export interface ObjectsResult {
   objects: number;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch {
-    return false;
+/** Below this many bytes to hash, no worker threads are started (their start-up costs more). */
+export const OBJECT_WORKERS_MIN_BYTES = 8 << 20;
+/** A batch sent to a worker closes at this many files or bytes (amortizes message costs). */
+const BATCH_FILES = 128;
+const BATCH_BYTES = 4 << 20;
+
+/** The logical bytes of a stored file as worker pieces (holes as zero runs). */
+function piecesOf(f: FileInode): Piece[] {
+  const c = f.content;
+  if (c.kind === 'inline') {
+    if (c.data.length !== f.size) throw new Oci2fsError(ErrorCode.INTERNAL, `inline content has ${c.data.length} bytes, expected ${f.size}`);
+    return [{ bytes: c.data }];
   }
+  if (c.kind !== 'file') throw new Oci2fsError(ErrorCode.INTERNAL, 'external content has no bytes to hash');
+  const path = c.pathIsBytes ? new Uint8Array(Buffer.from(c.path, 'latin1')) : c.path;
+  if (!c.sparse) {
+    if (c.length !== f.size) throw new Oci2fsError(ErrorCode.INTERNAL, `content length ${c.length} != size ${f.size}`);
+    return [{ path, offset: c.offset, length: c.length }];
+  }
+  const out: Piece[] = [];
+  let logical = 0;
+  let packed = c.offset;
+  for (const seg of c.sparse) {
+    if (seg.offset < logical) throw new Oci2fsError(ErrorCode.TAR_INVALID, 'sparse map segments overlap or are unsorted');
+    if (seg.offset > logical) out.push({ zeros: seg.offset - logical });
+    if (seg.length > 0) out.push({ path, offset: packed, length: seg.length });
+    packed += seg.length;
+    logical = seg.offset + seg.length;
+  }
+  if (logical > f.size) throw new Oci2fsError(ErrorCode.TAR_INVALID, 'sparse map extends past the file size');
+  if (f.size > logical) out.push({ zeros: f.size - logical });
+  return out;
 }
 
-let tmpCounter = 0;
-
-/** Streams a file's content into `tmp` (if given) while computing its fs-verity digest. */
-async function hashAndMaybeCopy(f: FileInode, tmp: string | null): Promise<string> {
-  const h = createFsverityHasher();
-  const fh = tmp ? await open(tmp, 'wx', 0o644) : null;
-  try {
-    for await (const chunk of readFile(f)) {
-      h.update(chunk);
-      if (fh) {
-        let off = 0;
-        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+/**
+ * Hashes (and with `objectsDir` stores) `files` in batches, on worker
+ * threads when there is enough data; returns digests in `files` order and
+ * the number of objects created.
+ */
+async function hashAndStore(files: FileInode[], objectsDir: string | undefined, threads: number | undefined, minBytes: number): Promise<{ digests: string[]; created: number }> {
+  const batches: ObjectBatch[] = [];
+  // Objects are created 0644; fchmod only when the umask would clear some of those bits.
+  const chmod = (process.umask() & 0o644) !== 0;
+  const fresh = (): ObjectBatch => ({ files: [], chmod, ...(objectsDir ? { objectsDir } : {}) });
+  let cur = fresh();
+  let curBytes = 0;
+  let total = 0;
+  for (const f of files) {
+    cur.files.push({ pieces: piecesOf(f) });
+    curBytes += f.size;
+    total += f.size;
+    if (cur.files.length >= BATCH_FILES || curBytes >= BATCH_BYTES) {
+      batches.push(cur);
+      cur = fresh();
+      curBytes = 0;
+    }
+  }
+  if (cur.files.length > 0) batches.push(cur);
+  const wrap = (e: unknown): Oci2fsError =>
+    e instanceof Oci2fsError && e.code !== ErrorCode.IO
+      ? e
+      : new Oci2fsError(ErrorCode.IO, `Cannot hash or store composefs content objects${objectsDir ? ` in ${objectsDir}` : ''}: ${(e as Error).message}`, { cause: e });
+  const digests: string[] = [];
+  const createdDigests = new Set<string>();
+  const add = (r: ObjectBatchResult): void => {
+    r.digests.forEach((d, i) => {
+      digests.push(d);
+      if (r.created[i]) createdDigests.add(d);
+    });
+  };
+  if (total < minBytes || threads === 0) {
+    try {
+      for (const b of batches) {
+        add(storeObjects(b));
       }
+    } catch (e) {
+      throw wrap(e);
+    } finally {
+      closePieceFiles();
+    }
+    return { digests, created: createdDigests.size };
+  }
+  const pool = new WorkerPool<ObjectBatchResult>(new URL('./object-worker.js', import.meta.url), threads ?? defaultThreads());
+  try {
+    const results = batches.map((b) => pool.run(b));
+    for (const p of results) p.catch(() => undefined); // awaited in order below
+    for (const p of results) {
+      let r: ObjectBatchResult;
+      try {
+        r = await p;
+      } catch (e) {
+        throw wrap(e);
+      }
+      add(r);
     }
   } finally {
-    await fh?.close();
+    await pool.close();
   }
-  return h.digest().toString('hex');
+  return { digests, created: createdDigests.size };
 }
 
 /**
@@ -64,7 +138,15 @@ async function hashAndMaybeCopy(f: FileInode, tmp: string | null): Promise<strin
  */
 export async function prepareObjects(
   tree: ValidatedTree,
-  opts: { objectsDir?: string; digests?: Map<FileInode, string>; inlineMax?: number },
+  opts: {
+    objectsDir?: string;
+    digests?: Map<FileInode, string>;
+    inlineMax?: number;
+    /** Worker threads for hashing/storing (0: none); default one per core. */
+    threads?: number;
+    /** Below this many bytes to hash, work on the calling thread; default OBJECT_WORKERS_MIN_BYTES. */
+    workersMinBytes?: number;
+  },
 ): Promise<ObjectsResult> {
   const files: FileInode[] = [];
   const seen = new Set<FileInode>();
@@ -76,48 +158,41 @@ export async function prepareObjects(
   });
   const refs = new Map<FileInode, ObjectRef>();
   const distinct = new Set<string>();
-  let newObjects = 0;
   if (opts.objectsDir) await mkdir(opts.objectsDir, { recursive: true });
+  const todo: FileInode[] = [];
+  const expected: (string | undefined)[] = [];
+  const known = new Map<FileInode, string>();
   for (const f of files) {
     if (f.size === 0 || storedInline(f, opts.inlineMax)) continue;
-    let digest = knownDigest(f, opts.digests);
+    const digest = knownDigest(f, opts.digests);
     if (f.content.kind === 'external') {
       refs.set(f, { payload: f.content.payload, ...(digest ? { digest } : {}) });
       if (f.content.payload !== '') distinct.add(f.content.payload);
       continue;
     }
-    if (opts.objectsDir) {
-      const dir = opts.objectsDir;
-      if (digest && (await exists(join(dir, digestPayload(digest))))) {
-        // Already stored: nothing to read.
-      } else {
-        const tmp = join(dir, `.tmp-${process.pid}-${tmpCounter++}`);
-        try {
-          const actual = await hashAndMaybeCopy(f, tmp);
-          if (digest && actual !== digest) {
-            throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `Content has fs-verity digest ${actual}, expected ${digest}: the file changed or the digest cache is stale`);
-          }
-          digest = actual;
-          const dest = join(dir, digestPayload(digest));
-          if (await exists(dest)) {
-            await unlink(tmp);
-          } else {
-            await mkdir(join(dir, digest.slice(0, 2)), { recursive: true });
-            await chmod(tmp, 0o644);
-            await rename(tmp, dest);
-            newObjects++;
-          }
-        } catch (e) {
-          await unlink(tmp).catch(() => undefined);
-          throw e;
-        }
-      }
-    } else if (!digest) {
-      digest = await hashAndMaybeCopy(f, null);
+    if (digest && (!opts.objectsDir || existsSync(join(opts.objectsDir, digestPayload(digest))))) {
+      // Known and (when storing) already stored: nothing to read.
+      known.set(f, digest);
+    } else {
+      todo.push(f);
+      expected.push(digest);
     }
-    const payload = digestPayload(digest as string);
+  }
+  const { digests, created } = await hashAndStore(todo, opts.objectsDir, opts.threads, opts.workersMinBytes ?? OBJECT_WORKERS_MIN_BYTES);
+  todo.forEach((f, i) => {
+    const want = expected[i];
+    if (want && digests[i] !== want) {
+      throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `Content has fs-verity digest ${digests[i]}, expected ${want}: the file changed or the digest cache is stale`);
+    }
+    known.set(f, digests[i]);
+  });
+  // References in tree order (the map's order is what callers iterate).
+  for (const f of files) {
+    const digest = known.get(f);
+    if (digest === undefined) continue;
+    const payload = digestPayload(digest);
     refs.set(f, { payload, digest });
     distinct.add(payload);
   }
-  return { refs, newObjects, objects: distinct.size };
+  return { refs, newObjects: created, objects: distinct.size };
 }

@@ -1,0 +1,99 @@
+/**
+ * A small pool of worker threads running one script: tasks are handed to
+ * whichever worker is free, in submission order. Results carry no timing
+ * dependence (callers key them by task), so outputs stay deterministic.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { Oci2fsError, ErrorCode } from '../errors.js';
+
+/** What a worker posts back: a result, or an error message (with an errno code when there is one). */
+export type WorkerReply<R> = { ok: true; result: R } | { ok: false; message: string; code?: string };
+
+interface Task<R> {
+  msg: unknown;
+  transfer: ArrayBuffer[];
+  resolve: (r: R) => void;
+  reject: (e: Error) => void;
+}
+
+/** Worker threads to use by default: one per available core. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export class WorkerPool<R> {
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly queue: Task<R>[] = [];
+  private readonly current = new Map<Worker, Task<R>>();
+  private closed = false;
+
+  constructor(script: URL, threads: number = defaultThreads()) {
+    for (let i = 0; i < threads; i++) {
+      const w = new Worker(script);
+      w.on('message', (reply: WorkerReply<R>) => this.done(w, reply));
+      w.on('error', (e: Error) => this.fail(w, e));
+      w.on('exit', (code) => {
+        if (!this.closed) this.fail(w, new Error(`fs-verity worker exited with code ${code}`));
+      });
+      this.all.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  /** Runs one task on the next free worker. */
+  run(msg: unknown, transfer: ArrayBuffer[] = []): Promise<R> {
+    if (this.closed) return Promise.reject(new Oci2fsError(ErrorCode.INTERNAL, 'worker pool used after close()'));
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ msg, transfer, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Tasks queued or running. */
+  get pending(): number {
+    return this.queue.length + this.current.size;
+  }
+
+  /** Stops every worker (pending tasks are rejected). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.queue.splice(0)) t.reject(new Oci2fsError(ErrorCode.INTERNAL, 'worker pool closed'));
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.pop() as Worker;
+      const t = this.queue.shift() as Task<R>;
+      this.current.set(w, t);
+      w.postMessage(t.msg, t.transfer);
+    }
+  }
+
+  private done(w: Worker, reply: WorkerReply<R>): void {
+    const t = this.current.get(w);
+    this.current.delete(w);
+    this.idle.push(w);
+    if (t) {
+      if (reply.ok) t.resolve(reply.result);
+      else {
+        const cause = Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
+        t.reject(new Oci2fsError(ErrorCode.IO, reply.message, { cause }));
+      }
+    }
+    this.pump();
+  }
+
+  private fail(w: Worker, e: Error): void {
+    const t = this.current.get(w);
+    this.current.delete(w);
+    t?.reject(new Oci2fsError(ErrorCode.INTERNAL, `fs-verity worker failed: ${e.message}`, { cause: e }));
+    // A crashed worker is not reused; remaining tasks go to the others (or fail on close).
+    if (this.all.every((x) => x === w || !this.idle.includes(x)) && this.current.size === 0 && this.idle.length === 0) {
+      for (const q of this.queue.splice(0)) q.reject(new Oci2fsError(ErrorCode.INTERNAL, `fs-verity workers failed: ${e.message}`, { cause: e }));
+    }
+  }
+}
