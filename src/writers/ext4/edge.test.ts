@@ -70,6 +70,24 @@ test('content that is only referenced cannot be written', async (t) => {
   await assert.rejects(writeExt4(validateTree(dirOf([['x', ext]])), join(dir, 'x.img')), (e: unknown) => isOci2fsError(e, ErrorCode.TREE_INVALID));
 });
 
+test('a missing or too short content file fails with E_IO naming the file', async (t) => {
+  const dir = withTmp(t);
+  const short = join(dir, 'short.bin');
+  writeFileSync(short, Buffer.alloc(5000, 7));
+  const ref = (path: string, offset: number, length: number): Inode => ({ kind: 'file', mode: 0o644, ...base, size: length, content: { kind: 'file', path, offset, length } });
+  const cases: [Inode, RegExp][] = [
+    [ref(join(dir, 'absent.bin'), 0, 100), /absent\.bin/],
+    [ref(short, 1000, 8192), /short\.bin.*ended early/],
+  ];
+  for (const [inode, msg] of cases) {
+    await assert.rejects(writeExt4(validateTree(dirOf([['ok', file('fine')], ['x', inode]])), join(dir, 'x.img')), (e: unknown) => {
+      assert.ok(isOci2fsError(e, ErrorCode.IO), String(e));
+      assert.match((e as Error).message, msg);
+      return true;
+    });
+  }
+});
+
 test('options: given UUID and label are used; a long label and too few inodes are rejected', async (t) => {
   const dir = withTmp(t);
   const img = join(dir, 'u.img');
