@@ -60,7 +60,32 @@ export function fileRanges(inode: Inode): BlockRange[] {
   return out;
 }
 
-function hashInode(h: Hash, path: string, inode: Inode): void {
+/** Summary lines (latin1) hashed in batches: one hash update per line cost more than the lines. */
+class SummaryHash {
+  private readonly h: Hash = createHash('sha256');
+  private pending = '';
+
+  /** Adds `line` and a newline. */
+  line(line: string): void {
+    this.pending += line + '\n';
+    if (this.pending.length >= SUMMARY_BATCH) this.drain();
+  }
+
+  private drain(): void {
+    this.h.update(this.pending, 'latin1');
+    this.pending = '';
+  }
+
+  digest(): Buffer {
+    this.drain();
+    return this.h.digest();
+  }
+}
+
+/** Characters of summary text per hash update. */
+const SUMMARY_BATCH = 1 << 16;
+
+function hashInode(h: SummaryHash, path: string, inode: Inode): void {
   const parts: (string | number)[] = [path, inode.kind, inode.mode, inode.uid, inode.gid, inode.mtimeSec, inode.mtimeNsec];
   if (inode.kind === 'file') {
     parts.push(inode.size);
@@ -70,8 +95,7 @@ function hashInode(h: Hash, path: string, inode: Inode): void {
   } else if (inode.kind === 'symlink') parts.push(inode.target);
   else if (inode.kind === 'chardev' || inode.kind === 'blockdev') parts.push(inode.rdevMajor, inode.rdevMinor);
   for (const k of [...inode.xattrs.keys()].sort()) parts.push(k, Buffer.from(inode.xattrs.get(k)!).toString('hex'));
-  h.update(Buffer.from(JSON.stringify(parts), 'latin1'));
-  h.update('\n');
+  h.line(JSON.stringify(parts));
 }
 
 /**
@@ -82,7 +106,7 @@ function hashInode(h: Hash, path: string, inode: Inode): void {
 export function collect(tree: ValidatedTree): Collected {
   const root = tree.root;
   const links = countLinks(root);
-  const h = createHash('sha256');
+  const h = new SummaryHash();
   const inoOf = new Map<Inode, number>();
   const nodes: Node[] = [];
   const lpfTree = root.children.get('lost+found');
