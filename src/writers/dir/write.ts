@@ -18,9 +18,6 @@
  * Speed: the per-entry calls are synchronous (node:fs *Sync). Each is a
  * short syscall on a local file system; awaiting each one through the libuv
  * thread pool left the process mostly idle (6-8 round trips per entry).
- * Large data chunks go to the thread pool (datawriter.ts) so copying file
- * bytes overlaps creating the next entries; all data is written and every
- * file closed before xattrs and times are applied.
  *
  * Unprivileged: ownership goes to the `user.rootlesscontainers` xattr (as
  * umoci does), devices and trusted./security. xattrs are skipped; every
@@ -30,6 +27,9 @@ import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import {
   constants as FS,
   openSync,
+  writeSync,
+  closeSync,
+  ftruncateSync,
   mkdirSync,
   symlinkSync,
   linkSync,
@@ -51,7 +51,6 @@ import { encodeRootlessOwner, ROOTLESS_XATTR } from './rootless.js';
 import { restoreXattrs } from './setfattr.js';
 import { run, TmpNames, withUtf8Path } from './host.js';
 import { setNsTimesPython, type NsTime } from './nstimes.js';
-import { DataWriter } from './datawriter.js';
 
 export interface WriteDirOptions {
   /** Write into an existing non-empty directory (entries that exist make it fail). */
@@ -99,20 +98,21 @@ const isUtf8 = (b: Buffer): boolean => Buffer.from(b.toString('utf8'), 'utf8').e
 const ZERO_CHUNK = Buffer.alloc(CONTENT_CHUNK);
 const isZero = (c: Uint8Array): boolean => c.length <= CONTENT_CHUNK && ZERO_CHUNK.compare(c, 0, c.length, 0, c.length) === 0;
 
-async function writeContent(data: DataWriter, path: string, abs: Buffer, inode: Extract<Inode, { kind: 'file' }>): Promise<void> {
-  const job = data.begin(openSync(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600), path);
-  const sparse = inode.content.kind === 'file' && inode.content.sparse !== undefined;
-  let pos = 0;
-  let complete = false;
+async function writeContent(abs: Buffer, inode: Extract<Inode, { kind: 'file' }>): Promise<void> {
+  const fd = openSync(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
   try {
+    const sparse = inode.content.kind === 'file' && inode.content.sparse !== undefined;
+    let pos = 0;
     for await (const chunk of readFile(inode)) {
       // Sparse sources keep their holes: all-zero chunks are skipped.
-      if (!(sparse && isZero(chunk))) await data.write(job, chunk, pos);
+      if (!(sparse && isZero(chunk))) {
+        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off, pos + off);
+      }
       pos += chunk.length;
     }
-    complete = true;
+    if (sparse) ftruncateSync(fd, pos);
   } finally {
-    data.end(job, complete && sparse ? pos : undefined);
+    closeSync(fd);
   }
 }
 
@@ -136,13 +136,9 @@ async function makeSocket(abs: Buffer, tmpAbs: string): Promise<void> {
 export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteDirOptions = {}): Promise<WriteDirResult> {
   await checkOutDir(outDir, opts.allowNonEmpty ?? false);
   const at = { path: '/' };
-  const data = new DataWriter();
   try {
-    return await writeEntries(tree, outDir, opts, at, data);
+    return await writeEntries(tree, outDir, opts, at);
   } catch (e) {
-    // Writes still in flight finish (and close their files) before the error is reported.
-    await data.drain().catch(() => {});
-    if (data.failed !== null) at.path = data.failed.path;
     if (e instanceof Oci2fsError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? '';
     const hint = code === 'ENAMETOOLONG' ? ' (paths longer than PATH_MAX cannot be written by the dir writer)' : code === 'ENOSPC' ? ' (disk full)' : '';
@@ -150,7 +146,7 @@ export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteD
   }
 }
 
-async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirOptions, at: { path: string }, data: DataWriter): Promise<WriteDirResult> {
+async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirOptions, at: { path: string }): Promise<WriteDirResult> {
   const rootless = opts.rootless ?? process.geteuid?.() !== 0;
   const skipped: WriteDirResult['skipped'] = [];
   const skip = (path: string, what: string): void => {
@@ -199,7 +195,7 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
           mkdirSync(p, 0o700);
           break;
         case 'file':
-          await writeContent(data, it.path, p, inode);
+          await writeContent(p, inode);
           break;
         case 'symlink':
           symlinkSync(Buffer.from(inode.target, 'latin1'), p);
@@ -249,10 +245,6 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
     }
     if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'dir', done, total: items.length });
   }
-
-  // Every file's data is on disk (and every file closed) before its times are set.
-  at.path = '/';
-  await data.drain();
 
   // Xattrs in one batch, after every chown.
   await restoreXattrs(outDir, tmp.next(), [...xattrJobs].map(([path, xattrs]) => ({ path, xattrs })));
