@@ -4,6 +4,7 @@
  * hasher with every byte (for the composefs image digest).
  */
 import type { FileHandle } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
 import type { FsverityHasher } from '../../fsverity/index.js';
 
 const FLUSH_AT = 1 << 20;
@@ -50,10 +51,9 @@ export class ImageSink {
     this.pending = [];
     this.pendingBytes = 0;
     this.hasher?.update(buf);
+    // Synchronous writes: a thread-pool round trip per MiB cost more (idle
+    // main thread) than the copy into the page cache itself.
     let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
-      off += bytesWritten;
-    }
+    while (off < buf.length) off += writeSync(this.fh.fd, buf, off, buf.length - off);
   }
 }
