@@ -8,6 +8,8 @@ import { writeSync } from 'node:fs';
 import type { FsverityHasher } from '../../fsverity/index.js';
 
 const FLUSH_AT = 1 << 20;
+/** Pieces at least this large are written without being copied into the pending buffer. */
+const DIRECT_AT = 64 << 10;
 const ZEROS = Buffer.alloc(1 << 16);
 
 export class ImageSink {
@@ -20,6 +22,13 @@ export class ImageSink {
   /** Appends bytes (copied only when flushed; do not mutate `b` until then). */
   write(b: Uint8Array): void {
     if (b.length === 0) return;
+    if (b.length >= DIRECT_AT) {
+      // Large pieces (file data) go out directly instead of through a copy.
+      this.flushSync();
+      this.out(b);
+      this.pos += b.length;
+      return;
+    }
     this.pending.push(b);
     this.pendingBytes += b.length;
     this.pos += b.length;
@@ -46,13 +55,24 @@ export class ImageSink {
   }
 
   async flush(): Promise<void> {
+    this.flushSync();
+  }
+
+  private flushSync(): void {
     if (this.pendingBytes === 0) return;
-    const buf = Buffer.concat(this.pending, this.pendingBytes);
+    const buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
+    this.out(buf);
+  }
+
+  /**
+   * Hashes and writes bytes now. Synchronous writes: a thread-pool round
+   * trip per MiB cost more (idle main thread) than the copy into the page
+   * cache itself.
+   */
+  private out(buf: Uint8Array): void {
     this.hasher?.update(buf);
-    // Synchronous writes: a thread-pool round trip per MiB cost more (idle
-    // main thread) than the copy into the page cache itself.
     let off = 0;
     while (off < buf.length) off += writeSync(this.fh.fd, buf, off, buf.length - off);
   }
