@@ -80,3 +80,41 @@ test('bad options are rejected with E_USAGE', () => {
   h.digest();
   assert.throws(() => h.digest(), /twice/);
 });
+
+test('parallel (worker) digests equal `fsverity digest` for edge sizes, with many small segments', async () => {
+  const { fsverityDigestFileParallel } = await import('./index.js');
+  const dir = await mkdtemp(join(tmpdir(), 'oci2fs-fsv-'));
+  try {
+    for (const size of [0, 1, 4095, 4096, 4097, 128 * 4096 + 1, (1 << 20) + 1, 17 * (1 << 20)]) {
+      const p = join(dir, `p${size}`);
+      await writeFile(p, bytes(size, `p${size}`));
+      // Segments of 3 blocks: leaf hashes from many tasks must be stitched in file order.
+      const ours = await fsverityDigestFileParallel(p, {}, { threads: 2, segmentBytes: 3 * 4096 });
+      assert.equal(formatFsverityLine(ours, p), reference(p, 'sha256', 4096), `size ${size}`);
+    }
+    const p = join(dir, 'p512');
+    await writeFile(p, bytes(200_001, 'p512'));
+    const ours = await fsverityDigestFileParallel(p, { algorithm: 'sha512', blockSize: 1024 }, { threads: 3, segmentBytes: 5000 });
+    assert.equal(formatFsverityLine(ours, p, 'sha512'), reference(p, 'sha512', 1024), 'sha512/1024');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a sparse file over 2 GiB (offsets past 32 bits) hashes like `fsverity digest` (worker path)', async () => {
+  const { open } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'oci2fs-fsv-'));
+  try {
+    const p = join(dir, 'sparse');
+    const fh = await open(p, 'w');
+    const size = 2 ** 31 + 12_345;
+    await fh.write(bytes(5000, 'a'), 0, 5000, 0);
+    await fh.write(bytes(7000, 'b'), 0, 7000, 2 ** 31 - 3000); // straddles the 2 GiB boundary
+    await fh.truncate(size);
+    await fh.close();
+    const ours = await fsverityDigestFile(p); // >= PARALLEL_MIN_BYTES: workers
+    assert.equal(formatFsverityLine(ours, p), reference(p, 'sha256', 4096));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
