@@ -63,7 +63,7 @@ test('objects: worker and main-thread paths store every file once under its `fsv
         assert.deepEqual(await readFile(obj), data, `${label} ${n} object bytes`);
         assert.equal((await stat(obj)).mode & 0o777, 0o644);
       }
-      assert.deepEqual((await readdir(objects)).filter((x) => x.startsWith('.')), [], `${label}: no temp files left`);
+      assert.deepEqual((await readdir(objects, { recursive: true })).filter((x) => /(^|\/)\./.test(x)), [], `${label}: no temp files left`);
       const r2 = await prepareObjects(tree, { objectsDir: objects, ...tuning });
       assert.equal(r2.newObjects, 0, label);
       // Digests only (no objects dir).
