@@ -88,12 +88,14 @@ export class WorkerPool<R> {
   }
 
   private fail(w: Worker, e: Error): void {
+    // A crashed worker is not reused, and callers abort on the first error:
+    // reject its task and everything queued so nothing waits forever.
+    const idx = this.idle.indexOf(w);
+    if (idx >= 0) this.idle.splice(idx, 1);
     const t = this.current.get(w);
     this.current.delete(w);
-    t?.reject(new Oci2fsError(ErrorCode.INTERNAL, `fs-verity worker failed: ${e.message}`, { cause: e }));
-    // A crashed worker is not reused; remaining tasks go to the others (or fail on close).
-    if (this.all.every((x) => x === w || !this.idle.includes(x)) && this.current.size === 0 && this.idle.length === 0) {
-      for (const q of this.queue.splice(0)) q.reject(new Oci2fsError(ErrorCode.INTERNAL, `fs-verity workers failed: ${e.message}`, { cause: e }));
-    }
+    const err = (): Oci2fsError => new Oci2fsError(ErrorCode.INTERNAL, `fs-verity worker failed: ${e.message}`, { cause: e });
+    t?.reject(err());
+    for (const q of this.queue.splice(0)) q.reject(err());
   }
 }

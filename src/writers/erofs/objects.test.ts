@@ -74,3 +74,19 @@ test('objects: worker and main-thread paths store every file once under its `fsv
     await rm(d, { recursive: true, force: true });
   }
 });
+
+test('objects: an unreadable content file fails with E_IO naming it, on both paths, leaving no temp files', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'oci2fs-obj-'));
+  try {
+    const missing = join(d, 'gone.bin');
+    const f: FileInode = { kind: 'file', ...base, size: 10_000, content: { kind: 'file', path: missing, offset: 0, length: 10_000 } };
+    const tree = validateTree(dir([['x', f]]));
+    for (const tuning of [{ threads: 2, workersMinBytes: 0 }, { threads: 0 }]) {
+      const objects = join(d, `o${tuning.threads}`);
+      await assert.rejects(prepareObjects(tree, { objectsDir: objects, ...tuning }), (e: Error & { code?: string }) => e.code === 'E_IO' && e.message.includes('gone.bin'));
+      assert.deepEqual(await readdir(objects, { recursive: true }), []);
+    }
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
