@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { ValidatedTree, FileInode } from '../tree/types.js';
 import { walk } from '../tree/types.js';
-import { readFile as readInodeContent } from '../tree/content.js';
+import { readFile as readInodeContent, closeContentFiles } from '../tree/content.js';
 import type { Format } from './formats.js';
 import type { WriterOptions } from './writer-options.js';
 
@@ -38,8 +38,25 @@ async function fileDigests(tree: ValidatedTree): Promise<Map<FileInode, string>>
   return out;
 }
 
-/** Writes `tree` as `format` to `outPath`. Returns facts worth reporting (e.g. a digest). */
+/**
+ * Writes `tree` as `format` to `outPath`. Returns facts worth reporting (e.g.
+ * a digest). Content descriptors opened while writing are closed afterwards,
+ * so no file (or mount) stays busy after a conversion.
+ */
 export async function writeFormat(
+  tree: ValidatedTree,
+  format: Format,
+  outPath: string,
+  opts: WriterOptions,
+): Promise<Record<string, string | number>> {
+  try {
+    return await writeWith(tree, format, outPath, opts);
+  } finally {
+    closeContentFiles();
+  }
+}
+
+async function writeWith(
   tree: ValidatedTree,
   format: Format,
   outPath: string,

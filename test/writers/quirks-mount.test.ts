@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { buildQuirkTrees } from '../quirks/corpus.js';
 import { describeTree } from '../quirks/describe.js';
 import { scanDirectory } from '../../src/tree/scan.js';
+import { closeContentFiles } from '../../src/tree/content.js';
 import type { DirInode, ValidatedTree } from '../../src/tree/types.js';
 import { walk } from '../../src/tree/types.js';
 import { writeSquashfs } from '../../src/writers/squashfs/writer.js';
@@ -129,6 +130,7 @@ for (const f of FORMATS) {
         f.normalise?.(seen);
         assert.equal(await describeTree(seen), await describeTree(expected), `${f.name}: quirk case ${name}`);
       } finally {
+        closeContentFiles(); // readContent keeps descriptors open; a mount with open files cannot be unmounted
         execFileSync('umount', [mnt]);
       }
     }
