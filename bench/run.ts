@@ -2,6 +2,7 @@
  * `npm run bench [-- SECTION...]`: oci2fs against the reference tools on the
  * same image, in one run, printing wall time, CPU time, peak RSS and ratios.
  * Sections: pull, tar, squashfs, erofs, ext4, fsverity (default: all).
+ * BENCH_SQUASHFS=a|b limits the squashfs section to one setting.
  *
  * Needs the corpus of ../shared/bench-images (BENCH_REF, default
  * 127.0.0.1:5000/bench/big:latest, served by a loopback docker-registry).
@@ -97,7 +98,9 @@ async function main(): Promise<void> {
       { name: '(a) zstd 3, 1 MiB', ours: '--compressor zstd --level 3 --block-size 1M', mk: '-comp zstd -Xcompression-level 3 -b 1M', t2s: '-c zstd -X level=3 -b 1048576' },
       { name: '(b) gzip 9, 128 KiB', ours: '--compressor gzip --level 9 --block-size 128K', mk: '-comp gzip -Xcompression-level 9 -b 128K', t2s: '-c gzip -X level=9 -b 131072' },
     ];
-    for (const s of settings) {
+    // BENCH_SQUASHFS=a or b runs one setting only (b, gzip 9, takes minutes in mksquashfs alone).
+    const only = process.env.BENCH_SQUASHFS;
+    for (const s of settings.filter((x) => !only || x.name.startsWith(`(${only})`))) {
       console.log(`\nsquashfs ${s.name}`);
       const mk = await step('mksquashfs of the unpacked tree', `rm -f ${WORK}/mk.sqsh; mksquashfs ${bundle}/rootfs ${WORK}/mk.sqsh ${s.mk} -no-progress -quiet`);
       const chain = sum('chain: skopeo + umoci unpack + mksquashfs', [skopeo, unpack!, mk]);
