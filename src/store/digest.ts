@@ -3,9 +3,9 @@
  * "Digests"): `sha256:` + 64 lowercase hex characters. Validating the string
  * before it becomes a path keeps `../` and friends out of the store.
  */
-import { createHash } from 'node:crypto';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import { DIGEST_ALGORITHM } from './layout.js';
+import { sha256Digest } from '../image/digest.js';
 
 /** image-spec descriptor.md: sha256 encoded portion is exactly 64 lowercase hex chars. */
 const SHA256_RE = /^sha256:([a-f0-9]{64})$/;
@@ -25,10 +25,8 @@ export function sha256Hex(digest: string): string {
   throw new Oci2fsError(ErrorCode.MANIFEST_INVALID, `Invalid digest "${digest}": expected sha256:<64 lowercase hex>`);
 }
 
-/** sha256 digest string of some bytes. */
-export function digestOf(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
+/** sha256 digest string of some bytes (the image model's one definition). */
+export const digestOf = sha256Digest;
 
 /** A size from a descriptor: a non-negative safe integer. */
 export function checkSize(size: number, digest: string): void {
