@@ -205,3 +205,20 @@ test('random corruption of gzip/zstd streams fails only with E_COMPRESSION (or p
   }
   assert.ok(failures > 60, 'corruption is noticed');
 });
+
+test('decompressToFile: zstd (frames and skippable frames), truncated zstd, and a bomb over maxRatio', { skip: !HAVE_ZSTD && 'zstd missing' }, async () => {
+  const r = await decompressToFile(p('multi.zst'), p('z.tar'), { label: 'layer-x' });
+  assert.equal(r.compression, 'zstd');
+  assert.deepEqual(fs.readFileSync(p('z.tar')), fs.readFileSync(p('whole')));
+  const zst = fs.readFileSync(p('multi.zst'));
+  fs.writeFileSync(p('cut.zst'), zst.subarray(0, zst.length - 40));
+  await assert.rejects(decompressToFile(p('cut.zst'), p('z2.tar'), { label: 'layer-x' }), failsWith(ErrorCode.COMPRESSION));
+  // 64 MiB of zeros compresses ~8000:1: over the ratio limit once past the grace bytes.
+  fs.writeFileSync(p('bomb.zst'), execFileSync('sh', ['-c', 'head -c 67108864 /dev/zero | zstd -q -19 -c']));
+  await assert.rejects(
+    decompressToFile(p('bomb.zst'), p('z3.tar'), { label: 'layer-x', ratioGraceBytes: 1 << 20 }),
+    failsWith(ErrorCode.LIMIT, /ratio/),
+  );
+  for (const n of ['z2.tar', 'z3.tar']) assert.ok(!fs.existsSync(p(n)));
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
+});

@@ -4,8 +4,9 @@
  */
 import { DETECT_BYTES, detectCompression, type Compression } from './detect.js';
 import { RatioGuard, type GuardOptions } from './guard.js';
-import { gunzip } from './gzip.js';
-import { unzstd } from './zstd.js';
+import { createGunzipStream, GZIP_IN_SLICE, gunzip } from './gzip.js';
+import { createUnzstd, unzstd, ZSTD_IN_SLICE } from './zstd.js';
+import { Transform } from 'node:stream';
 
 export type DecompressOptions = GuardOptions;
 
@@ -89,5 +90,40 @@ export async function* decompressAs(
         yield chunk;
       }
       return;
+  }
+}
+
+/** A pass-through stage that reports each chunk's length to `count`. */
+function counter(count: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      try {
+        count(chunk.length);
+        done(null, chunk);
+      } catch (e) {
+        done(e as Error);
+      }
+    },
+  });
+}
+
+/**
+ * decompressAs as native stream stages, for pipelines: the Transforms to put
+ * between the compressed source and the consumer, guard included, and the
+ * chunk size the source should read (gzip's bound on output per zlib call).
+ */
+export function decoderStages(compression: Compression, opts: DecompressOptions): { stages: Transform[]; readChunk: number } {
+  const guard = new RatioGuard(opts);
+  switch (compression) {
+    case 'gzip':
+      return {
+        stages: [counter((n) => guard.addInput(n)), createGunzipStream(), counter((n) => guard.addOutput(n))],
+        readChunk: GZIP_IN_SLICE,
+      };
+    case 'zstd':
+      // A Transform pushes all of a chunk's output at once: small chunks keep that bounded.
+      return { stages: [createUnzstd(guard, opts.label)], readChunk: ZSTD_IN_SLICE };
+    case 'none':
+      return { stages: [counter((n) => (guard.addInput(n), guard.addOutput(n)))], readChunk: 1 << 20 };
   }
 }

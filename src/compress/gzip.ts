@@ -6,15 +6,15 @@
  * one zlib call cannot produce more than ~GZIP_IN_SLICE * 1032 bytes.
  */
 import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { Oci2fsError, ErrorCode, isOci2fsError } from '../errors.js';
 import type { RatioGuard } from './guard.js';
 
 /** Input slice fed to zlib at once. */
-export const GZIP_IN_SLICE = 16 << 10;
+export const GZIP_IN_SLICE = 64 << 10;
 /** zlib output chunk size. */
-export const GZIP_OUT_CHUNK = 64 << 10;
+export const GZIP_OUT_CHUNK = 1 << 20;
 
 async function* slices(source: AsyncIterable<Uint8Array>, guard: RatioGuard): AsyncGenerator<Uint8Array> {
   for await (const chunk of source) {
@@ -27,7 +27,7 @@ async function* slices(source: AsyncIterable<Uint8Array>, guard: RatioGuard): As
 }
 
 /** True for errors raised by zlib itself (as opposed to the source). */
-function isZlibError(e: unknown): boolean {
+export function isZlibError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('Z_');
 }
@@ -45,12 +45,18 @@ export async function* gunzip(source: AsyncIterable<Uint8Array>, guard: RatioGua
     }
   } catch (e) {
     if (isOci2fsError(e) || !isZlibError(e)) throw e;
-    throw new Oci2fsError(
-      ErrorCode.COMPRESSION,
-      `${label}: gzip stream is corrupt (${(e as Error).message}); re-fetch the layer`,
-      { cause: e },
-    );
+    throw gzipCorrupt(label, e);
   } finally {
     z.destroy();
   }
+}
+
+/** The error for a zlib failure on `label`'s gzip stream. */
+export function gzipCorrupt(label: string, e: unknown): Oci2fsError {
+  return new Oci2fsError(ErrorCode.COMPRESSION, `${label}: gzip stream is corrupt (${(e as Error).message}); re-fetch the layer`, { cause: e });
+}
+
+/** A gzip decoder as a Transform stream (feed it at most GZIP_IN_SLICE bytes per chunk). */
+export function createGunzipStream(): Transform {
+  return createGunzip({ chunkSize: GZIP_OUT_CHUNK });
 }

@@ -6,22 +6,21 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Oci2fsError, ErrorCode, isOci2fsError } from '../errors.js';
-import type { Compression } from './detect.js';
-import { decompressAs, detectStream } from './decompress.js';
+import { DETECT_BYTES, detectCompression, type Compression } from './detect.js';
+import { decoderStages, type DecompressOptions } from './decompress.js';
+import { gzipCorrupt, isZlibError } from './gzip.js';
 
-/** Read size of the compressed blob. */
-export const READ_CHUNK = 1 << 20;
+/** Buffered bytes before the write stream applies backpressure. */
+export const WRITE_CHUNK = 1 << 20;
 
-export interface DecompressToFileOptions {
-  /** Names the layer in error messages. */
-  label: string;
+export interface DecompressToFileOptions extends DecompressOptions {
   /** "sha256:<hex>" the uncompressed bytes must hash to. */
   expectedDiffId?: string;
-  maxRatio?: number;
-  maxOutput?: number;
 }
 
 export interface DecompressToFileResult {
@@ -48,34 +47,42 @@ export async function decompressToFile(
   opts: DecompressToFileOptions,
 ): Promise<DecompressToFileResult> {
   const tmp = `${destPath}.tmp-${randomBytes(8).toString('hex')}`;
-  const input = createReadStream(srcPath, { highWaterMark: READ_CHUNK });
-  let out;
+  let compression: Compression;
+  try {
+    compression = await detectFile(srcPath);
+  } catch (e) {
+    throw ioError(opts.label, `cannot read ${srcPath}`, e);
+  }
+  let out: FileHandle | undefined;
   try {
     out = await open(tmp, 'wx', 0o644);
   } catch (e) {
-    input.destroy();
     throw ioError(opts.label, `cannot create ${tmp}`, e);
   }
   let done = false;
   try {
     const hash = createHash('sha256');
     let size = 0;
-    let compression: Compression;
-    try {
-      const detected = await detectStream(input as AsyncIterable<Uint8Array>);
-      compression = detected.compression;
-      for await (const chunk of decompressAs(detected.stream, compression, opts)) {
+    const { stages, readChunk } = decoderStages(compression, opts);
+    // Native streams end to end: decoding, hashing and writing overlap, and
+    // backpressure bounds memory to a few chunks.
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
         hash.update(chunk);
-        let off = 0;
-        while (off < chunk.length) {
-          const { bytesWritten } = await out.write(chunk, off, chunk.length - off);
-          off += bytesWritten;
-        }
         size += chunk.length;
-      }
-      await out.sync();
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline([
+        createReadStream(srcPath, { highWaterMark: readChunk }),
+        ...stages,
+        tap,
+        fileSink(out),
+      ]);
     } catch (e) {
       if (isOci2fsError(e)) throw e;
+      if (isZlibError(e)) throw gzipCorrupt(opts.label, e);
       throw ioError(opts.label, `cannot decompress ${srcPath} to ${tmp}`, e);
     }
     const diffId = `sha256:${hash.digest('hex')}`;
@@ -97,9 +104,44 @@ export async function decompressToFile(
     await syncDir(dirname(destPath));
     return { diffId, size, compression };
   } finally {
-    input.destroy();
     if (out) await out.close().catch(() => {});
     if (!done) await unlink(tmp).catch(() => {});
+  }
+}
+
+/**
+ * Writes a stream's chunks to `fh` in order (one write in flight; up to
+ * WRITE_CHUNK more buffered), and fsyncs before finishing.
+ */
+function fileSink(fh: FileHandle): Writable {
+  return new Writable({
+    highWaterMark: WRITE_CHUNK,
+    write(chunk: Buffer, _enc, cb) {
+      writeAll(fh, chunk).then(() => cb(), cb);
+    },
+    final(cb) {
+      fh.sync().then(() => cb(), cb);
+    },
+  });
+}
+
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+    off += bytesWritten;
+  }
+}
+
+/** The compression of a file, from its first bytes. */
+async function detectFile(path: string): Promise<Compression> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(DETECT_BYTES);
+    const { bytesRead } = await fh.read(head, 0, DETECT_BYTES, 0);
+    return detectCompression(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
   }
 }
 

@@ -7,7 +7,9 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { decompressToFile } from '../compress/to-file.js';
+import { decompressToFile, type DecompressToFileOptions } from '../compress/to-file.js';
+import type { SpillTask } from '../compress/spill-worker.js';
+import { WorkerPool } from '../util/worker-pool.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 
@@ -21,6 +23,30 @@ export interface SpillInput {
 }
 
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
+
+/**
+ * Below this much compressed input in total, layers spill on the calling
+ * thread: starting worker threads (~30 ms each) would cost more than it saves.
+ */
+export const SPILL_WORKER_MIN_BYTES = 16 << 20;
+
+/** Runs decompressToFile on worker threads, or inline for small work. */
+interface Spiller {
+  spill(srcPath: string, destPath: string, opts: DecompressToFileOptions): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+function inlineSpiller(): Spiller {
+  return { spill: decompressToFile, close: async () => {} };
+}
+
+function workerSpiller(threads: number): Spiller {
+  const pool = new WorkerPool<unknown>(new URL('../compress/spill-worker.js', import.meta.url), threads, 'layer spill');
+  return {
+    spill: (srcPath, destPath, opts) => pool.run({ srcPath, destPath, opts } satisfies SpillTask),
+    close: () => pool.close(),
+  };
+}
 
 /** Path of the uncompressed tar for a diff_id. */
 export function diffPath(storeRoot: string, diffId: string): string {
@@ -42,26 +68,47 @@ export async function spillLayers(
 ): Promise<string[]> {
   await mkdir(join(storeRoot, 'diffs', 'sha256'), { recursive: true });
   const out: string[] = new Array(layers.length);
-  const spillOne = async (i: number): Promise<void> => {
+  const todo: { i: number; dest: string; bytes: number }[] = [];
+  for (let i = 0; i < layers.length; i++) {
     const l = layers[i];
     opts.events?.({ type: 'layer-start', index: i, digest: l.digest });
     if (l.digest === l.diffId) {
       out[i] = l.blobPath; // the blob is the uncompressed tar and was verified by its digest
-      return;
+      continue;
     }
     const dest = diffPath(storeRoot, l.diffId);
-    const have = await stat(dest).catch(() => undefined);
-    if (!have?.isFile()) {
-      // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
-      await decompressToFile(l.blobPath, dest, { label: `layer ${i} (${l.digest})`, expectedDiffId: l.diffId });
-    }
     out[i] = dest;
-  };
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < layers.length) await spillOne(next++);
-  };
-  const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), layers.length));
-  await Promise.all(Array.from({ length: jobs }, worker));
+    const have = await stat(dest).catch(() => undefined);
+    if (have?.isFile()) continue;
+    const blob = await stat(l.blobPath).catch(() => undefined);
+    // Two entries for one diff_id (a layer repeated) spill once.
+    if (!todo.some((t) => t.dest === dest)) todo.push({ i, dest, bytes: blob?.size ?? 0 });
+  }
+  if (todo.length === 0) return out;
+  const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length));
+  const total = todo.reduce((a, t) => a + t.bytes, 0);
+  const spiller = jobs > 1 && total >= SPILL_WORKER_MIN_BYTES ? workerSpiller(jobs) : inlineSpiller();
+  // Largest first, so the last layer to finish is a small one.
+  todo.sort((a, b) => b.bytes - a.bytes || a.i - b.i);
+  try {
+    let next = 0;
+    let failure: { e: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (!failure && next < todo.length) {
+        const { i, dest } = todo[next++];
+        const l = layers[i];
+        try {
+          // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
+          await spiller.spill(l.blobPath, dest, { label: `layer ${i} (${l.digest})`, expectedDiffId: l.diffId });
+        } catch (e) {
+          failure ??= { e };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: jobs }, worker));
+    if (failure) throw failure.e;
+  } finally {
+    await spiller.close();
+  }
   return out;
 }

@@ -9,5 +9,5 @@ export {
 } from './hasher.js';
 export { fsverityDigestFile, fsverityDigestStream, formatFsverityLine } from './digest.js';
 export { fsverityDigestFileParallel, PARALLEL_MIN_BYTES, type ParallelTuning } from './parallel.js';
-export { WorkerPool, defaultThreads, type WorkerReply } from './pool.js';
+
 export { readPieces, closePieceFiles, piecesLength, type Piece, type FileRange, type ZeroRun, type BytesPiece } from './pieces.js';

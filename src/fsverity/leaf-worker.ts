@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as nodeCrypto from 'node:crypto';
 import { readPieces, piecesLength, type Piece } from './pieces.js';
-import type { WorkerReply } from './pool.js';
+import { errorReply, type WorkerReply } from '../util/worker-pool.js';
 
 /** Read buffer size: a multiple of every allowed block size, small enough to stay in cache (1 MiB reads cost 3x the kernel time). */
 const READ_BUF = 1 << 16;
@@ -51,7 +51,7 @@ parentPort?.on('message', (t: LeafTask) => {
   try {
     reply = { ok: true, result: leaves(t) };
   } catch (e) {
-    reply = { ok: false, message: (e as Error).message, code: (e as NodeJS.ErrnoException).code };
+    reply = errorReply(e);
   }
   parentPort?.postMessage(reply, reply.ok ? [reply.result.buffer as ArrayBuffer] : []);
 });

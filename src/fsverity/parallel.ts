@@ -9,7 +9,7 @@
 import { statSync } from 'node:fs';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import { createFsverityHasher, FSVERITY_DEFAULT_BLOCK_SIZE, FSVERITY_HASH_ALGS, type FsverityOptions } from './hasher.js';
-import { WorkerPool, defaultThreads } from './pool.js';
+import { WorkerPool, defaultThreads } from '../util/worker-pool.js';
 import type { LeafTask } from './leaf-worker.js';
 
 /** Files smaller than this are hashed on the calling thread (worker start-up costs more). */
@@ -41,7 +41,7 @@ export async function fsverityDigestFileParallel(path: string, opts: FsverityOpt
   }
   const seg = Math.max(bs, Math.floor((tuning.segmentBytes ?? SEGMENT_BYTES) / bs) * bs);
   const threads = Math.max(1, tuning.threads ?? defaultThreads());
-  const pool = new WorkerPool<Uint8Array>(new URL('./leaf-worker.js', import.meta.url), threads);
+  const pool = new WorkerPool<Uint8Array>(new URL('./leaf-worker.js', import.meta.url), threads, 'fs-verity');
   try {
     const inflight: { promise: Promise<Uint8Array>; bytes: number }[] = [];
     let next = 0;

@@ -1,6 +1,6 @@
 /** Worker thread entry: runs `storeObjects` batches (see object-store.ts). */
 import { parentPort } from 'node:worker_threads';
-import type { WorkerReply } from '../../fsverity/index.js';
+import { errorReply, type WorkerReply } from '../../util/worker-pool.js';
 import { storeObjects, type ObjectBatch, type ObjectBatchResult } from './object-store.js';
 
 parentPort?.on('message', (batch: ObjectBatch) => {
@@ -8,7 +8,7 @@ parentPort?.on('message', (batch: ObjectBatch) => {
   try {
     reply = { ok: true, result: storeObjects(batch) };
   } catch (e) {
-    reply = { ok: false, message: (e as Error).message, code: (e as NodeJS.ErrnoException).code };
+    reply = errorReply(e);
   }
   parentPort?.postMessage(reply);
 });

@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { walk, type FileInode, type ValidatedTree } from '../../tree/types.js';
-import { WorkerPool, defaultThreads, closePieceFiles, type Piece } from '../../fsverity/index.js';
+import { closePieceFiles, type Piece } from '../../fsverity/index.js';
+import { WorkerPool, defaultThreads } from '../../util/worker-pool.js';
 import { storeObjects, type ObjectBatch, type ObjectBatchResult } from './object-store.js';
 import { digestPayload, knownDigest, storedInline } from '../../dumpfile/index.js';
 
@@ -112,7 +113,7 @@ async function hashAndStore(files: FileInode[], objectsDir: string | undefined, 
     }
     return { digests, created: createdDigests.size };
   }
-  const pool = new WorkerPool<ObjectBatchResult>(new URL('./object-worker.js', import.meta.url), threads ?? defaultThreads());
+  const pool = new WorkerPool<ObjectBatchResult>(new URL('./object-worker.js', import.meta.url), threads ?? defaultThreads(), 'composefs object');
   try {
     const results = batches.map((b) => pool.run(b));
     for (const p of results) p.catch(() => undefined); // awaited in order below

@@ -5,10 +5,22 @@
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { Oci2fsError, ErrorCode } from '../errors.js';
+import { Oci2fsError, ErrorCode, type ErrorCodeValue } from '../errors.js';
 
-/** What a worker posts back: a result, or an error message (with an errno code when there is one). */
+/**
+ * What a worker posts back: a result, or an error message with its code —
+ * an oci2fs ErrorCode (rebuilt as that Oci2fsError) or an errno code (an E_IO
+ * whose cause carries it).
+ */
 export type WorkerReply<R> = { ok: true; result: R } | { ok: false; message: string; code?: string };
+
+const OCI2FS_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** The reply a worker posts for a thrown error (see WorkerReply). */
+export function errorReply(e: unknown): { ok: false; message: string; code?: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  return { ok: false, message: e instanceof Error ? e.message : String(e), ...(typeof code === 'string' ? { code } : {}) };
+}
 
 interface Task<R> {
   msg: unknown;
@@ -29,13 +41,14 @@ export class WorkerPool<R> {
   private readonly current = new Map<Worker, Task<R>>();
   private closed = false;
 
-  constructor(script: URL, threads: number = defaultThreads()) {
+  /** `name` says what the workers do, in error messages ("fs-verity", "layer spill"). */
+  constructor(script: URL, threads: number = defaultThreads(), private readonly name = 'worker') {
     for (let i = 0; i < threads; i++) {
       const w = new Worker(script);
       w.on('message', (reply: WorkerReply<R>) => this.done(w, reply));
       w.on('error', (e: Error) => this.fail(w, e));
       w.on('exit', (code) => {
-        if (!this.closed) this.fail(w, new Error(`fs-verity worker exited with code ${code}`));
+        if (!this.closed) this.fail(w, new Error(`${this.name} worker exited with code ${code}`));
       });
       this.all.push(w);
       this.idle.push(w);
@@ -80,8 +93,12 @@ export class WorkerPool<R> {
     if (t) {
       if (reply.ok) t.resolve(reply.result);
       else {
-        const cause = Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
-        t.reject(new Oci2fsError(ErrorCode.IO, reply.message, { cause }));
+        if (reply.code !== undefined && OCI2FS_CODES.has(reply.code)) {
+          t.reject(new Oci2fsError(reply.code as ErrorCodeValue, reply.message));
+        } else {
+          const cause = Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
+          t.reject(new Oci2fsError(ErrorCode.IO, reply.message, { cause }));
+        }
       }
     }
     this.pump();
@@ -94,7 +111,7 @@ export class WorkerPool<R> {
     if (idx >= 0) this.idle.splice(idx, 1);
     const t = this.current.get(w);
     this.current.delete(w);
-    const err = (): Oci2fsError => new Oci2fsError(ErrorCode.INTERNAL, `fs-verity worker failed: ${e.message}`, { cause: e });
+    const err = (): Oci2fsError => new Oci2fsError(ErrorCode.INTERNAL, `${this.name} worker failed: ${e.message}`, { cause: e });
     t?.reject(err());
     for (const q of this.queue.splice(0)) q.reject(err());
   }

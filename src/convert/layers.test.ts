@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { diffPath, spillLayers, SPILL_WORKER_MIN_BYTES, type SpillInput } from './layers.js';
+import { isOci2fsError } from '../errors.js';
+
+const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A store dir with `n` gzip "layers" of incompressible bytes, big enough in total to spill on workers. */
+function fixture(n: number, bytesEach: number) {
+  const root = mkdtempSync(join(tmpdir(), 'oci2fs-spill-'));
+  const plain: Buffer[] = [];
+  const layers: SpillInput[] = [];
+  for (let i = 0; i < n; i++) {
+    const data = randomBytes(bytesEach);
+    const gz = gzipSync(data, { level: 1 });
+    const blobPath = join(root, `blob${i}`);
+    writeFileSync(blobPath, gz);
+    plain.push(data);
+    layers.push({ blobPath, digest: sha(gz), diffId: sha(data) });
+  }
+  return { root, plain, layers };
+}
+
+test('spillLayers on worker threads writes every verified diff, in layer order', async () => {
+  const f = fixture(3, Math.ceil(SPILL_WORKER_MIN_BYTES / 2));
+  try {
+    const paths = await spillLayers(f.root, f.layers, { jobs: 2 });
+    assert.deepEqual(paths, f.layers.map((l) => diffPath(f.root, l.diffId)));
+    paths.forEach((p, i) => assert.ok(readFileSync(p).equals(f.plain[i]), `layer ${i} content`));
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
+
+test('spillLayers on workers: a wrong diff_id is E_DIGEST_MISMATCH and leaves no file behind', async () => {
+  const f = fixture(2, Math.ceil(SPILL_WORKER_MIN_BYTES / 2) + 1);
+  try {
+    f.layers[1] = { ...f.layers[1], diffId: sha(Buffer.from('something else')) };
+    await assert.rejects(spillLayers(f.root, f.layers, { jobs: 2 }), (e) => isOci2fsError(e, 'E_DIGEST_MISMATCH') && /layer 1/.test(e.message));
+    assert.deepEqual(readdirSync(join(f.root, 'diffs', 'sha256')).filter((n) => n.includes('.tmp-')), []);
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
+
+test('spillLayers on workers: a corrupt gzip layer is E_COMPRESSION naming the layer', async () => {
+  const f = fixture(2, Math.ceil(SPILL_WORKER_MIN_BYTES / 2) + 1);
+  try {
+    const gz = readFileSync(f.layers[0].blobPath);
+    gz.fill(0x55, 4096, 8192); // inside the deflate stream
+    writeFileSync(f.layers[0].blobPath, gz);
+    await assert.rejects(spillLayers(f.root, f.layers, { jobs: 2 }), (e) => isOci2fsError(e, 'E_COMPRESSION') && /layer 0/.test(e.message));
+    assert.deepEqual(readdirSync(join(f.root, 'diffs', 'sha256')).filter((n) => n.includes('.tmp-')), []);
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
