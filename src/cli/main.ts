@@ -16,4 +16,4 @@ if (name === '--version') {
   process.stdout.write('oci2fs 0.1.0\n');
   process.exit(0);
 }
-process.exitCode = await runCommand(commands, name, argv.slice(1));
+process.exit(await runCommand(commands, name, argv.slice(1)));

@@ -16,6 +16,13 @@ export type WorkerReply<R> = { ok: true; result: R } | { ok: false; message: str
 
 const OCI2FS_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
 
+/** The error a failed reply stands for (see WorkerReply). */
+export function errorFromReply(reply: { message: string; code?: string }): Oci2fsError {
+  if (reply.code !== undefined && OCI2FS_CODES.has(reply.code)) return new Oci2fsError(reply.code as ErrorCodeValue, reply.message);
+  const cause = Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
+  return new Oci2fsError(ErrorCode.IO, reply.message, { cause });
+}
+
 /** The reply a worker posts for a thrown error (see WorkerReply). */
 export function errorReply(e: unknown): { ok: false; message: string; code?: string } {
   const code = (e as { code?: unknown } | null)?.code;
@@ -93,12 +100,7 @@ export class WorkerPool<R> {
     if (t) {
       if (reply.ok) t.resolve(reply.result);
       else {
-        if (reply.code !== undefined && OCI2FS_CODES.has(reply.code)) {
-          t.reject(new Oci2fsError(reply.code as ErrorCodeValue, reply.message));
-        } else {
-          const cause = Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {});
-          t.reject(new Oci2fsError(ErrorCode.IO, reply.message, { cause }));
-        }
+        t.reject(errorFromReply(reply));
       }
     }
     this.pump();
