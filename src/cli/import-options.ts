@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../errors.js';
-import { parseAddSpec, type AddSpec } from '../finalize/finalize.js';
+import { parseAddSpec, type AddSpec } from '../finalize/add-spec.js';
 import type { WriterOptions } from '../convert/writer-options.js';
 import { type Format, parseFormat, formatFromPath } from '../convert/formats.js';
 import { parseSize } from './duration.js';

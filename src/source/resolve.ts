@@ -21,9 +21,7 @@ import {
 import { formatReference, type ImageReference } from '../reference/index.js';
 import { ANNOTATION } from '../store/index.js';
 import { CachedBackend } from './cached-backend.js';
-import { DockerArchiveBackend } from './docker-archive.js';
 import { storeRefName } from './names.js';
-import { LayoutBackend } from './oci-layout.js';
 import { StoreBackend } from './store-backend.js';
 import { SOURCE_DEFAULT_JOBS, type FetchedDocument, type ResolvedImage, type SourceBackend, type SourceOptions } from './types.js';
 
@@ -42,15 +40,19 @@ async function openBackend(ref: ImageReference, opts: SourceOptions): Promise<So
   if (opts.offline) return StoreBackend.open(ref, opts.store, opts.platform ?? hostPlatform());
   switch (ref.transport) {
     case 'docker': {
-      // Loaded on demand: local transports never need the HTTP stack.
+      // Loaded on demand: each transport loads only its own stack (HTTP, tar).
       const { RegistryBackend } = await import('./registry.js');
       return new CachedBackend(await RegistryBackend.open(ref, opts), opts.store, ref);
     }
     case 'oci':
-    case 'oci-archive':
+    case 'oci-archive': {
+      const { LayoutBackend } = await import('./oci-layout.js');
       return LayoutBackend.open(ref);
-    case 'docker-archive':
+    }
+    case 'docker-archive': {
+      const { DockerArchiveBackend } = await import('./docker-archive.js');
       return DockerArchiveBackend.open(ref);
+    }
   }
 }
 
@@ -215,15 +217,29 @@ export async function fetchLayers(img: ResolvedImage, opts: SourceOptions): Prom
  * Names a fetched image in the store's index.json (reference, pull time,
  * index digest), so `oci2fs images`, skopeo and umoci see it. Offline, the
  * image came from the store: its entry is already there (keeps its time).
+ * A pull that finds the name already pointing at this manifest (same
+ * reference and index) changes nothing: index.json is not rewritten, so
+ * repeat pulls take no lock and many jobs pulling one image do not queue on it.
  */
 export async function recordImage(ref: ImageReference, img: ResolvedImage, opts: SourceOptions): Promise<void> {
   if (opts.offline) return;
+  const name = storeRefName(ref);
+  const have = await opts.store.resolveRef(name, img.platform);
+  const a = have?.annotations ?? {};
+  if (
+    have?.digest === img.manifestDigest &&
+    a[ANNOTATION.reference] === img.canonical &&
+    a[ANNOTATION.indexDigest] === img.indexDigest &&
+    a[ANNOTATION.pulledAt] !== undefined
+  ) {
+    return;
+  }
   const annotations: Record<string, string> = {
     [ANNOTATION.reference]: img.canonical,
     [ANNOTATION.pulledAt]: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
   if (img.indexDigest) annotations[ANNOTATION.indexDigest] = img.indexDigest;
-  await opts.store.addRef(storeRefName(ref), img.manifestDescriptor, annotations);
+  await opts.store.addRef(name, img.manifestDescriptor, annotations);
 }
 
 /** resolveImage + fetchLayers, then names the image in the store's index.json. */

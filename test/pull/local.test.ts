@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, buildIndex, type BuiltImage } from '../harness/image-builder.js';
@@ -261,4 +261,22 @@ test('verify detects a corrupted blob and exits 8', async () => {
   assert.equal((await runCli(['verify', '--repair', '--store', store])).code, 8);
   assert.equal((await runCli(['pull', '--store', store, `oci:${single}`])).code, 0);
   assert.equal((await runCli(['verify', '--store', store])).code, 0);
+});
+
+test('a repeat pull of an unchanged image leaves index.json untouched; a moved name rewrites it', async () => {
+  const store = await newStore();
+  const index = join(store, 'index.json');
+  assert.equal((await runCli(['pull', '--store', store, `oci:${single}`])).code, 0);
+  const first = await stat(index);
+  const bytes = await readFile(index);
+  assert.equal((await runCli(['pull', '--store', store, `oci:${single}`])).code, 0);
+  const again = await stat(index);
+  assert.equal(again.ino, first.ino, 'not replaced by a rename');
+  assert.equal(again.mtimeMs, first.mtimeMs);
+  assert.deepEqual(await readFile(index), bytes);
+  // Same name, other manifest (another platform of an index under one layout name is a new entry).
+  assert.equal((await runCli(['pull', '--store', store, '--platform', 'linux/arm64', `oci:${multi}`])).code, 0);
+  assert.notEqual((await stat(index)).ino, first.ino, 'a new entry rewrites index.json');
+  const list = JSON.parse((await runCli(['images', '--json', '--store', store])).stdout);
+  assert.equal(list.images.length, 2);
 });
