@@ -74,6 +74,19 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+test('the runtime surface is exactly the documented one (a change here is an API change: update docs/library.md)', async () => {
+  const api = await import('./index.js');
+  assert.deepEqual(Object.keys(api).sort(), [
+    'CONVERT_DEFAULTS', 'DEFAULT_EXTENSION', 'ErrorCode', 'FORMATS', 'FSVERITY_DEFAULT_BLOCK_SIZE', 'Oci2fsError', 'Store',
+    'TRANSPORTS', 'convert', 'defaultStoreDir', 'enrootFileName', 'fetchLayers', 'formatFromPath', 'formatFsverityLine',
+    'formatPlatform', 'formatReference', 'fsverityDigestFile', 'fsverityDigestStream', 'gcCache', 'hostPlatform',
+    'importImage', 'isOci2fsError', 'isValidReference', 'parseAddSpec', 'parseFormat', 'parsePlatform', 'parseReference',
+    'pullImage', 'resolveImage',
+  ]);
+  const doc = await readFile(new URL('../../docs/library.md', import.meta.url), 'utf8');
+  for (const name of Object.keys(api)) assert.ok(doc.includes(name), `docs/library.md mentions ${name}`);
+});
+
 test('references parse and format canonically, without the enroot user', () => {
   assert.equal(formatReference(parseReference('alpine')), 'docker://docker.io/library/alpine:latest');
   const enroot = parseReference('docker://alice@nvcr.io#nvidia/pytorch:25.06-py3');
