@@ -182,6 +182,20 @@ test('convert to squashfs with the CLI defaults: unsquashfs lists the flattened 
   await run('cmp', [out, again]);
 });
 
+test('convert and `oci2fs import` share cache entries: the defaults are the same (squashfs, ext4, composefs)', async () => {
+  const store = join(work, 'store-shared');
+  const cli = new URL('./cli/main.js', import.meta.url).pathname;
+  for (const ext of ['sqsh', 'ext4', 'cfs']) {
+    const lib = await convert(ref, { output: join(work, `shared-lib.${ext}`), store });
+    assert.equal(lib.cached, false, ext);
+    const { stdout } = await run(process.execPath, [cli, 'import', '--store', store, '--json', ref, '-o', join(work, `shared-cli.${ext}`)]);
+    const viaCli = JSON.parse(stdout) as { cached: boolean; key: string };
+    assert.equal(viaCli.key, lib.key, `${ext}: same cache key`);
+    assert.equal(viaCli.cached, true, `${ext}: the CLI reused the library's artifact`);
+    await run('cmp', [join(work, `shared-lib.${ext}`), join(work, `shared-cli.${ext}`)]);
+  }
+});
+
 test('convert to tar (explicit format, no provenance): GNU tar lists and extracts it', async () => {
   const out = join(work, 'rootfs.out');
   const r = await convert(parseReference(ref), { output: out, format: 'tar', provenance: false, store: join(work, 'store-tar') });
