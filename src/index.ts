@@ -17,7 +17,7 @@ import { Store } from './store/index.js';
 import type { SourceOptions } from './source/index.js';
 import { importImage, type ImportOptions, type ImportResult } from './convert/import.js';
 import { formatFromPath, type Format } from './convert/formats.js';
-import type { WriterOptions } from './convert/writer-options.js';
+import { defaultLevel, IMPORT_DEFAULTS, type WriterOptions } from './convert/writer-options.js';
 import { ArtifactCache, type DeliveryMethod } from './cache/artifacts.js';
 import type { AddSpec } from './finalize/finalize.js';
 import type { ProgressListener } from './events.js';
@@ -63,24 +63,11 @@ export {
 } from './fsverity/index.js';
 
 /**
- * Defaults `convert` fills in: the same as `oci2fs import` (src/cli/import-options.ts),
- * so a library conversion and a CLI conversion with the same settings share
- * one cache entry. docs/squashfs.md explains the squashfs choices.
+ * Defaults `convert` fills in: the very ones `oci2fs import` uses (IMPORT_DEFAULTS,
+ * src/convert/writer-options.ts), so a library conversion and a CLI conversion
+ * with the same settings share one cache entry. docs/squashfs.md explains the squashfs choices.
  */
-export const CONVERT_DEFAULTS = {
-  /** Format when neither `format` nor a known output extension says otherwise. */
-  format: 'squashfs',
-  /** squashfs compressor (kernel ≥ 4.14 reads zstd). */
-  compressor: 'zstd',
-  /** Compression level per compressor; lz4 and none have none. */
-  level: { zstd: 3, gzip: 9 },
-  /** squashfs block size, 128 KiB. */
-  blockSize: 128 * 1024,
-  /** composefs format version. */
-  composefsVersion: 1,
-  /** Directory, inside the store, of composefs content objects. */
-  objectsDir: 'objects',
-} as const;
+export const CONVERT_DEFAULTS = IMPORT_DEFAULTS;
 
 /** Options of `convert`: only `output` is required. */
 export interface ConvertOptions {
@@ -115,7 +102,7 @@ export interface ConvertOptions {
 function writerDefaults(w: Omit<WriterOptions, 'events'>, storeRoot: string): WriterOptions {
   const sq = w.squashfs ?? {};
   const compressor = sq.compressor ?? CONVERT_DEFAULTS.compressor;
-  const level = sq.level ?? (compressor === 'zstd' || compressor === 'gzip' ? CONVERT_DEFAULTS.level[compressor] : undefined);
+  const level = sq.level ?? defaultLevel(compressor);
   const ext4 = w.ext4 ?? {};
   return {
     jobs: w.jobs,

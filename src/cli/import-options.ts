@@ -2,10 +2,10 @@
  * Options of `oci2fs import` that shape the output (format, writer, finalize,
  * cache), and their translation into library options.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import { parseAddSpec, type AddSpec } from '../finalize/add-spec.js';
-import type { WriterOptions } from '../convert/writer-options.js';
+import { defaultLevel, IMPORT_DEFAULTS, type WriterOptions } from '../convert/writer-options.js';
 import { type Format, parseFormat, formatFromPath } from '../convert/formats.js';
 import { parseSize } from './duration.js';
 
@@ -74,13 +74,10 @@ function int(v: unknown, name: string, min: number, max: number): number | undef
   return n;
 }
 
-/** Default squashfs compressor: zstd (kernel ≥ 4.14, fast, small); see docs/squashfs.md. */
-export const DEFAULT_COMPRESSOR = 'zstd';
-
 export function outputFormat(values: Record<string, unknown>): Format {
   if (values.format !== undefined) return parseFormat(values.format as string);
-  if (values.output !== undefined) return formatFromPath(values.output as string) ?? 'squashfs';
-  return 'squashfs';
+  if (values.output !== undefined) return formatFromPath(values.output as string) ?? IMPORT_DEFAULTS.format;
+  return IMPORT_DEFAULTS.format;
 }
 
 export function addSpecs(values: Record<string, unknown>): AddSpec[] {
@@ -97,17 +94,16 @@ export function sourceDateEpoch(values: Record<string, unknown>, env: NodeJS.Pro
 }
 
 export function writerOptions(values: Record<string, unknown>, storeRoot: string, jobs?: number): WriterOptions {
-  const compressor = ((values.compressor as string | undefined) ?? DEFAULT_COMPRESSOR) as 'gzip' | 'zstd' | 'lz4' | 'none';
+  const compressor = ((values.compressor as string | undefined) ?? IMPORT_DEFAULTS.compressor) as 'gzip' | 'zstd' | 'lz4' | 'none';
   if (!['gzip', 'zstd', 'lz4', 'none'].includes(compressor)) {
     throw new Oci2fsError(ErrorCode.USAGE, `--compressor must be zstd, gzip, lz4 or none, not "${compressor}"`);
   }
-  const defaultLevel = compressor === 'zstd' ? 3 : compressor === 'gzip' ? 9 : undefined;
-  const level = int(values.level, 'level', 1, compressor === 'zstd' ? 22 : 9) ?? defaultLevel;
-  const blockSize = values['block-size'] !== undefined ? parseSize(values['block-size'] as string) : 128 * 1024;
+  const level = int(values.level, 'level', 1, compressor === 'zstd' ? 22 : 9) ?? defaultLevel(compressor);
+  const blockSize = values['block-size'] !== undefined ? parseSize(values['block-size'] as string) : IMPORT_DEFAULTS.blockSize;
   if (blockSize < 4096 || blockSize > 1 << 20 || (blockSize & (blockSize - 1)) !== 0) {
     throw new Oci2fsError(ErrorCode.USAGE, `--block-size must be a power of two from 4K to 1M`);
   }
-  const cv = (values['composefs-version'] as string | undefined) ?? '1';
+  const cv = (values['composefs-version'] as string | undefined) ?? String(IMPORT_DEFAULTS.composefsVersion);
   if (!['0', '1', 'auto'].includes(cv)) throw new Oci2fsError(ErrorCode.USAGE, `--composefs-version must be 1, 0 or auto`);
   const headroom = values.headroom !== undefined ? Number(values.headroom) : undefined;
   if (headroom !== undefined && !(headroom >= 0 && headroom <= 10)) {
@@ -126,7 +122,7 @@ export function writerOptions(values: Record<string, unknown>, storeRoot: string
     },
     composefs: {
       version: cv === 'auto' ? 'auto' : (Number(cv) as 0 | 1),
-      objectsDir: resolve((values.objects as string | undefined) ?? `${storeRoot}/objects`),
+      objectsDir: resolve((values.objects as string | undefined) ?? join(storeRoot, IMPORT_DEFAULTS.objectsDir)),
     },
   };
 }

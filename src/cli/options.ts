@@ -42,7 +42,7 @@ Source:
   --platform OS/ARCH[/VAR]   image platform to select from an index (default: this host's)
   --creds USER[:PASSWORD]    registry credentials (else auth.json, Docker config, netrc)
   --authfile PATH            containers auth.json to read credentials from
-  --insecure-registry HOST   reach HOST over plain HTTP / unverified TLS (repeatable)
+  --insecure-registry HOST   HTTPS without certificate checks, or plain HTTP if HOST has no TLS (repeatable)
   --registries-conf PATH     containers registries.conf (mirrors, insecure registries)
   -j, --jobs N               layers downloaded at once (default 4)
   --offline                  use only what the store holds; never touch the network`;

@@ -23,6 +23,7 @@ import type { ManifestDocument } from '../image/index.js';
 import { resolvePolicy } from './retry.js';
 import type { RetryPolicy } from './retry.js';
 import { Transport, describeNetworkError, displayUrl } from './transport.js';
+import { speaksTls } from './insecure-tls.js';
 import type { AuthTarget } from './auth.js';
 
 /** A repository on a registry, as named in the image reference (docker.io, not registry-1.docker.io). */
@@ -96,6 +97,8 @@ export class RegistryClient {
   private readonly config?: RegistriesConfig;
   private readonly insecure: Set<string>;
   private readonly events: ProgressListener;
+  /** Scheme per insecure registry host, probed once (see schemeOf). */
+  private readonly schemes = new Map<string, Promise<'https' | 'http'>>();
   /** Mirrors that failed with E_NETWORK: skipped for the rest of this client's life. */
   private readonly deadMirrors = new Set<string>();
 
@@ -117,12 +120,31 @@ export class RegistryClient {
     return ep.insecure || this.insecure.has(ep.host) || this.insecure.has(api) || (this.config?.isInsecure(ep.host) ?? false);
   }
 
-  private target(ep: Endpoint): { t: AuthTarget; base: string } {
+  /**
+   * The scheme of a registry: https; for an insecure one, https with its
+   * certificate unverified when it speaks TLS, else plain http (probed once).
+   */
+  private schemeOf(apiHost: string, insecure: boolean): Promise<'https' | 'http'> {
+    if (!insecure) return Promise.resolve('https');
+    let s = this.schemes.get(apiHost);
+    if (!s) {
+      s = speaksTls(apiHost).then((tls) => {
+        if (!tls) return 'http';
+        this.transport.unverifiedTls.add(apiHost);
+        return 'https';
+      });
+      this.schemes.set(apiHost, s);
+    }
+    return s;
+  }
+
+  private async target(ep: Endpoint): Promise<{ t: AuthTarget; base: string }> {
     const apiHost = registryApiHost(ep.host);
     const insecure = this.isInsecure(ep);
+    const scheme = await this.schemeOf(apiHost, insecure);
     return {
-      t: { apiHost, credHost: ep.host, repository: ep.repository, scope: scopeFor(ep.repository), insecure },
-      base: `${insecure ? 'http' : 'https'}://${apiHost}/v2/${ep.repository}`,
+      t: { apiHost, credHost: ep.host, repository: ep.repository, scope: scopeFor(ep.repository), insecure: insecure && scheme === 'http' },
+      base: `${scheme}://${apiHost}/v2/${ep.repository}`,
     };
   }
 
@@ -176,7 +198,7 @@ export class RegistryClient {
     const byDigest = this.checkReference(loc, reference);
     const what = `manifest ${formatRef(loc, reference)}`;
     return this.tryEndpoints(loc, byDigest, async (ep) => {
-      const { t, base } = this.target(ep);
+      const { t, base } = await this.target(ep);
       const url = `${base}/manifests/${reference}`;
       const { res, bytes } = await this.transport.sendAndRead(t, url, { method: 'GET', headers: { Accept: MANIFEST_ACCEPT, 'Accept-Encoding': 'identity' } }, MANIFEST_MAX_BYTES, what);
       if (res.status !== 200) throw await this.statusError(res, t, what, url);
@@ -214,7 +236,7 @@ export class RegistryClient {
     const what = `manifest ${formatRef(loc, reference)}`;
     try {
       return await this.tryEndpoints(loc, byDigest, async (ep) => {
-        const { t, base } = this.target(ep);
+        const { t, base } = await this.target(ep);
         const url = `${base}/manifests/${reference}`;
         const res = await this.transport.send(t, url, { method: 'HEAD', headers: { Accept: MANIFEST_ACCEPT } });
         if (res.status !== 200) {
@@ -254,7 +276,7 @@ export class RegistryClient {
     }
     const what = `blob ${loc.registry}/${loc.repository}@${digest}`;
     return this.tryEndpoints(loc, true, async (ep) => {
-      const { t, base } = this.target(ep);
+      const { t, base } = await this.target(ep);
       const url = `${base}/blobs/${digest}`;
       // identity: fetch would otherwise undo a Content-Encoding and shift Range offsets and digests
       const headers: Record<string, string> = { 'Accept-Encoding': 'identity' };

@@ -8,6 +8,7 @@
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 import { AuthSession } from './auth.js';
+import { insecureFetch } from './insecure-tls.js';
 import type { AuthTarget } from './auth.js';
 import {
   isRetryableNetworkError,
@@ -46,6 +47,8 @@ async function discard(res: Response): Promise<void> {
 
 export class Transport {
   readonly auth: AuthSession;
+  /** host[:port] of insecure registries reached over HTTPS: their certificates are not verified. */
+  readonly unverifiedTls = new Set<string>();
 
   constructor(
     private readonly policy: RetryPolicy,
@@ -110,6 +113,9 @@ export class Transport {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new ResponseTimeoutError(ms)), ms);
     try {
+      if (url.protocol === 'https:' && this.unverifiedTls.has(url.host)) {
+        return await insecureFetch(url, { method: init.method ?? 'GET', headers: init.headers as Headers, body: init.body as string | undefined, signal: ac.signal });
+      }
       return await fetch(url, { ...init, signal: ac.signal });
     } catch (e) {
       if (ac.signal.aborted && ac.signal.reason instanceof ResponseTimeoutError) throw ac.signal.reason;

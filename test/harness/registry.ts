@@ -23,6 +23,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { get as httpsGet } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,10 +41,18 @@ export interface StartRegistryOptions {
   anonymousPull?: boolean;
   /** Token auth only: token lifetime in seconds. Default 300. */
   tokenTtlSeconds?: number;
+  /**
+   * Serve HTTPS with a fresh self-signed certificate (for 127.0.0.1; its PEM
+   * is `certPath`). The fault proxy speaks plain HTTP, so `host` is then the
+   * registry itself and `proxy` forwards plain HTTP to nothing useful.
+   */
+  tls?: boolean;
 }
 
 export interface TestRegistry {
   host: string;
+  /** With `tls`: the self-signed certificate (PEM) the registry serves. */
+  certPath?: string;
   url: string;
   registryHost: string;
   proxy: FaultProxy;
@@ -80,11 +89,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitUntilUp(host: string, child: ChildProcess, logs: () => string): Promise<void> {
+/** GET https://host/v2/ without verifying the (self-signed) certificate. */
+function httpsPing(host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(`https://${host}/v2/`, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', reject);
+  });
+}
+
+async function waitUntilUp(host: string, child: ChildProcess, logs: () => string, tls: boolean): Promise<void> {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}:\n${logs()}`);
     try {
+      if (tls) {
+        await httpsPing(host);
+        return;
+      }
       const r = await fetch(`http://${host}/v2/`);
       await r.arrayBuffer();
       return;
@@ -115,10 +139,20 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       `auth:\n  token:\n    realm: ${tokenServer.realm}\n    service: ${tokenServer.service}\n` +
       `    issuer: ${tokenServer.issuer}\n    rootcertbundle: ${tokenServer.certPath}\n`;
   }
+  let tlsYaml = '';
+  const certPath = join(dir, 'cert.pem');
+  if (opts.tls) {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=oci2fs-test',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', certPath,
+    ], { stdio: 'ignore' });
+    tlsYaml = `  tls:\n    certificate: ${certPath}\n    key: ${join(dir, 'key.pem')}\n`;
+  }
   const config =
     `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n` +
     `storage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n` +
     `http:\n  addr: ${registryHost}\n  secret: oci2fs-test-secret\n` +
+    tlsYaml +
     authYaml;
   writeFileSync(join(dir, 'config.yml'), config);
 
@@ -148,11 +182,12 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitUntilUp(registryHost, child, logs);
+    await waitUntilUp(registryHost, child, logs, opts.tls === true);
     proxy = await startFaultProxy(registryHost);
   } catch (e) {
     await stop();
     throw e;
   }
+  if (opts.tls) return { host: registryHost, url: `https://${registryHost}`, certPath, registryHost, proxy, tokenServer, users, logs, stop };
   return { host: proxy.host, url: proxy.url, registryHost, proxy, tokenServer, users, logs, stop };
 }
