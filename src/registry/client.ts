@@ -23,7 +23,7 @@ import type { ManifestDocument } from '../image/index.js';
 import { resolvePolicy } from './retry.js';
 import type { RetryPolicy } from './retry.js';
 import { Transport, describeNetworkError, displayUrl } from './transport.js';
-import { speaksTls } from './insecure-tls.js';
+import { nodeBodyOf, speaksTls } from './http.js';
 import type { AuthTarget } from './auth.js';
 
 /** A repository on a registry, as named in the image reference (docker.io, not registry-1.docker.io). */
@@ -83,10 +83,11 @@ function formatRef(loc: RegistryLocation, reference: string): string {
 }
 
 /** Wraps a fetch body so stream failures surface as E_NETWORK. */
-async function* networkSafe(body: ReadableStream<Uint8Array> | null, what: string): AsyncGenerator<Uint8Array> {
+async function* networkSafe(res: Response, what: string): AsyncGenerator<Uint8Array> {
+  const body = nodeBodyOf(res) ?? (res.body as unknown as AsyncIterable<Uint8Array> | null);
   if (!body) return;
   try {
-    for await (const c of body as unknown as AsyncIterable<Uint8Array>) yield c;
+    for await (const c of body) yield c;
   } catch (e) {
     throw new Oci2fsError(ErrorCode.NETWORK, `Download of ${what} was interrupted: ${describeNetworkError(e)}; it can be resumed`, { cause: e });
   }
@@ -284,7 +285,7 @@ export class RegistryClient {
       const res = await this.transport.send(t, url, { method: 'GET', headers });
       if (res.status === 200) {
         const len = Number(res.headers.get('content-length') ?? NaN);
-        return { body: networkSafe(res.body, what), start: 0, ...(Number.isNaN(len) ? {} : { size: len }) };
+        return { body: networkSafe(res, what), start: 0, ...(Number.isNaN(len) ? {} : { size: len }) };
       }
       if (res.status === 206 && offset > 0) {
         const m = CONTENT_RANGE_RE.exec(res.headers.get('content-range') ?? '');
@@ -292,7 +293,7 @@ export class RegistryClient {
           await res.body?.cancel();
           throw new Oci2fsError(ErrorCode.REGISTRY, `${what}: asked for bytes from ${offset}, the registry answered Content-Range ${JSON.stringify(res.headers.get('content-range'))}`);
         }
-        return { body: networkSafe(res.body, what), start: offset, ...(m[3] === '*' ? {} : { size: Number(m[3]) }) };
+        return { body: networkSafe(res, what), start: offset, ...(m[3] === '*' ? {} : { size: Number(m[3]) }) };
       }
       throw await this.statusError(res, t, what, url);
     });

@@ -8,7 +8,7 @@
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 import { AuthSession } from './auth.js';
-import { insecureFetch } from './insecure-tls.js';
+import { httpFetch } from './http.js';
 import type { AuthTarget } from './auth.js';
 import {
   isRetryableNetworkError,
@@ -113,10 +113,13 @@ export class Transport {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new ResponseTimeoutError(ms)), ms);
     try {
-      if (url.protocol === 'https:' && this.unverifiedTls.has(url.host)) {
-        return await insecureFetch(url, { method: init.method ?? 'GET', headers: init.headers as Headers, body: init.body as string | undefined, signal: ac.signal });
-      }
-      return await fetch(url, { ...init, signal: ac.signal });
+      return await httpFetch(url, {
+        method: init.method ?? 'GET',
+        headers: init.headers as Headers,
+        body: init.body as string | undefined,
+        signal: ac.signal,
+        verifyTls: !this.unverifiedTls.has(url.host),
+      });
     } catch (e) {
       if (ac.signal.aborted && ac.signal.reason instanceof ResponseTimeoutError) throw ac.signal.reason;
       throw e;

@@ -1,0 +1,166 @@
+/**
+ * HTTP for the registry client, on node:http/node:https (keep-alive agents)
+ * with fetch's Response as the result type. node's HTTP stack is part of the
+ * runtime snapshot, while the global fetch compiles undici on first use
+ * (~40 ms of every registry command), and we need none of fetch's extras:
+ * the transport follows redirects and asks for identity encoding itself.
+ *
+ * Registries marked insecure (--insecure-registry, `insecure = true` in
+ * registries.conf) are treated the way Docker and containers/image treat
+ * them: HTTPS first, with the certificate not verified (self-signed, private
+ * CA), and plain HTTP only when the server does not speak TLS at all.
+ * Certificates of every other host are verified as usual.
+ */
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { connect } from 'node:tls';
+import { pipeline, type Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+
+/**
+ * A connection silent this long (no byte of head or body) is given up with
+ * ETIMEDOUT, which the transport retries and blob downloads resume from
+ * (undici's fetch used the same 300 s as its body timeout).
+ */
+export const SOCKET_IDLE_TIMEOUT_MS = 300_000;
+
+/** How long the TLS probe of an insecure registry may take before we decide. */
+export const TLS_PROBE_TIMEOUT_MS = 5000;
+
+/** Keep-alive connection pools: plain HTTP, verified HTTPS, unverified HTTPS (insecure registries only). */
+let plainAgent: HttpAgent | undefined;
+let verifiedAgent: HttpsAgent | undefined;
+let unverifiedAgent: HttpsAgent | undefined;
+
+/** host[:port] → [host, port] (port 443 by default; IPv6 literals in brackets). */
+function hostPort(host: string): { hostname: string; port: number } {
+  const u = new URL(`https://${host}`);
+  return { hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 443 };
+}
+
+/**
+ * Whether `host` answers a TLS handshake. False only when a TCP connection
+ * was made and the server then did not speak TLS (a plain-HTTP registry
+ * answers the ClientHello with an HTTP error, or hangs up, or says nothing);
+ * a refused or unreachable host is left to the real request to report.
+ */
+export function speaksTls(host: string, timeoutMs = TLS_PROBE_TIMEOUT_MS): Promise<boolean> {
+  const { hostname, port } = hostPort(host);
+  return new Promise((resolve) => {
+    let connected = false;
+    const s = connect({ host: hostname, port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(/^[\d.:]+$/.test(hostname) ? {} : { servername: hostname }) });
+    const done = (v: boolean): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(!connected), timeoutMs);
+    s.once('connect', () => {
+      connected = true;
+    });
+    s.once('secureConnect', () => done(true));
+    s.once('error', () => done(!connected));
+    s.once('close', () => done(!connected));
+  });
+}
+
+/** The node stream behind each Response body, until something reads either. */
+const nodeBodies = new WeakMap<Response, Readable>();
+
+/**
+ * The body of `res` as node chunks, straight from the socket (no web-stream
+ * hop per chunk: what large blob downloads want). Undefined once the web
+ * body was touched, or for responses not made here; use `res.body` then.
+ */
+export function nodeBodyOf(res: Response): AsyncIterable<Uint8Array> | undefined {
+  const node = nodeBodies.get(res);
+  nodeBodies.delete(res);
+  return node;
+}
+
+/**
+ * The body with a Content-Encoding undone, as fetch does (we ask for
+ * identity, but a proxy may compress anyway); the headers are left as sent.
+ */
+function decoded(res: IncomingMessage): Readable {
+  const enc = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const decoder = enc === 'gzip' || enc === 'x-gzip' ? createGunzip() : enc === 'deflate' ? createInflate() : enc === 'br' ? createBrotliDecompress() : undefined;
+  if (!decoder) return res;
+  pipeline(res, decoder, () => {}); // an error on either side destroys both; the reader sees it
+  return decoder;
+}
+
+/** A web stream over `res` that reads nothing until pulled (so nodeBodyOf can take the node stream instead). */
+function lazyWebBody(res: Readable): ReadableStream<Uint8Array> {
+  let it: AsyncIterator<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(ctrl) {
+        it ??= (res as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+        const r = await it.next();
+        if (r.done) ctrl.close();
+        else ctrl.enqueue(r.value);
+      },
+      cancel() {
+        res.destroy();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+export interface HttpInit {
+  method: string;
+  headers: Headers;
+  body?: string;
+  signal?: AbortSignal;
+  /** HTTPS only: false skips certificate verification (insecure registries). */
+  verifyTls: boolean;
+  /** Socket idle limit, head and body (default SOCKET_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * One HTTP exchange, as a fetch Response. No redirects are followed (the
+ * transport does that), no Content-Encoding is asked for or undone; network
+ * failures reject with node's errors (their `code` says what happened).
+ */
+export function httpFetch(url: URL, init: HttpInit): Promise<Response> {
+  const tls = url.protocol === 'https:';
+  const headers: Record<string, string> = {};
+  init.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  const agent = !tls
+    ? (plainAgent ??= new HttpAgent({ keepAlive: true }))
+    : init.verifyTls
+      ? (verifiedAgent ??= new HttpsAgent({ keepAlive: true }))
+      : (unverifiedAgent ??= new HttpsAgent({ keepAlive: true, rejectUnauthorized: false }));
+  const send = tls ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method: init.method, headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
+      const status = res.statusCode ?? 0;
+      const h = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v === undefined) continue;
+        for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
+      }
+      const empty = init.method === 'HEAD' || status === 204 || status === 304;
+      if (empty) res.resume();
+      try {
+        const body = empty ? res : decoded(res);
+        const response = new Response(empty ? null : lazyWebBody(body), { status, statusText: res.statusMessage ?? '', headers: h });
+        if (!empty) nodeBodies.set(response, body);
+        resolve(response);
+      } catch (e) {
+        res.destroy();
+        reject(e);
+      }
+    });
+    req.setTimeout(init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS, () => {
+      req.destroy(Object.assign(new Error(`no data for ${init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' }));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
