@@ -138,7 +138,9 @@ export function httpFetch(url: URL, init: HttpInit): Promise<Response> {
       : (unverifiedAgent ??= new HttpsAgent({ keepAlive: true, rejectUnauthorized: false }));
   const send = tls ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
+    let head: IncomingMessage | undefined;
     const req = send(url, { method: init.method, headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
+      head = res;
       const status = res.statusCode ?? 0;
       const h = new Headers();
       for (const [k, v] of Object.entries(res.headers)) {
@@ -158,7 +160,9 @@ export function httpFetch(url: URL, init: HttpInit): Promise<Response> {
       }
     });
     req.setTimeout(init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS, () => {
-      req.destroy(Object.assign(new Error(`no data for ${init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' }));
+      const err = Object.assign(new Error(`no data for ${init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' });
+      head?.destroy(err); // a body reader sees this, not a bare "aborted"
+      req.destroy(err);
     });
     req.on('error', reject);
     req.end(init.body);
