@@ -12,8 +12,8 @@ import { buildExtentTree } from './extent.js';
 import { makeIdentity, type Identity } from './identity.js';
 import { inodeSeed } from './inode.js';
 import { writeMetadata } from './metadata.js';
-import { ImageOutput, type SourceFile } from './output.js';
-import { ContentSources } from './sources.js';
+import { ImageOutput, type SourceFile } from '../output.js';
+import { ContentSources } from '../sources.js';
 import { readFile } from '../../tree/content.js';
 import { prepareAll, prepareJournal, type Prepared } from './prepare.js';
 import { journalBlocksFor, journalSuperblock } from './journal.js';
@@ -79,7 +79,7 @@ export async function writeExt4(tree: ValidatedTree, outPath: string, opts: Ext4
   const { geom, alloc } = chooseSize(opts, usedInodes, prepared, xattrBlocks);
   const bytes = opts.size ?? geom.blocks * BLOCK_SIZE;
 
-  const out = await ImageOutput.create(outPath, bytes);
+  const out = await ImageOutput.create(outPath, bytes, 'ext4 image');
   try {
     await writeData(out, prepared, id, events);
     const jnl = journal && journal.iBlock ? { iBlock: journal.iBlock, size: journal.size } : null;

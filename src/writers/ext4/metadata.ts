@@ -9,7 +9,7 @@ import type { Geometry } from './geometry.js';
 import { groupHasSuper } from './geometry.js';
 import type { Identity } from './identity.js';
 import { encodeInode, encodeReservedInode } from './inode.js';
-import type { ImageOutput } from './output.js';
+import type { ImageOutput } from '../output.js';
 import type { Prepared } from './prepare.js';
 import { bitmapCsum, encodeGroupDesc, encodeSuperblock, type GroupFields } from './superblock.js';
 

@@ -11,13 +11,14 @@
  *    stored in tar and are left out with a warning.
  *  - Ends with the two zero blocks; no padding to a record size.
  */
-import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import type { ProgressListener } from '../../events.js';
 import { encodeHeader, endOfArchive, paddingFor } from '../../tar/encode.js';
 import type { TarHeaderInput } from '../../tar/encode.js';
 import { readFile } from '../../tree/content.js';
+import { ImageOutput } from '../output.js';
+import { ContentSources } from '../sources.js';
 import { walk } from '../../tree/types.js';
 import type { Inode, ValidatedTree } from '../../tree/types.js';
 
@@ -117,15 +118,65 @@ class Batcher {
 }
 
 /**
+ * The archive into a file: contents are read synchronously straight into
+ * the output's buffers while the previous buffer is being written (the same
+ * double-buffered, hole-keeping output as the ext4 writer), so reading the
+ * layers and writing the archive overlap. Same bytes as the stream path.
+ */
+async function writeTarFile(tree: ValidatedTree, path: string, opts: WriteTarOptions): Promise<void> {
+  const warn = (code: string, message: string): void => opts.events?.({ type: 'warning', code, message });
+  const plan = planTar(tree, warn);
+  const out = await ImageOutput.create(path, 0, 'tar archive', { sparse: false });
+  const sources = new ContentSources();
+  let pos = 0;
+  const put = async (chunk: Uint8Array): Promise<void> => {
+    await out.write(pos, chunk);
+    pos += chunk.length;
+  };
+  try {
+    let done = 0;
+    for (const p of plan) {
+      await put(encodeHeader(p.header));
+      if (p.data && p.inode.kind === 'file') {
+        const c = p.inode.content;
+        if (c.kind === 'file' && !c.sparse && c.length === p.inode.size) {
+          await out.copyFrom(pos, sources.get(c), c.offset, c.length);
+          pos += c.length;
+        } else {
+          let written = 0;
+          for await (const chunk of readFile(p.inode)) {
+            await put(chunk);
+            written += chunk.length;
+          }
+          if (written !== p.inode.size) throw new Oci2fsError(ErrorCode.IO, `File ${p.header.path} produced ${written} bytes, expected ${p.inode.size}`);
+        }
+        await out.zero(pos, paddingFor(p.inode.size));
+        pos += paddingFor(p.inode.size);
+      }
+      if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'tar', done, total: plan.length });
+    }
+    await put(endOfArchive());
+    await out.close(pos);
+    opts.events?.({ type: 'write-progress', phase: 'tar', done: plan.length, total: plan.length });
+  } catch (e) {
+    await out.close().catch(() => undefined);
+    throw e;
+  } finally {
+    sources.close();
+  }
+}
+
+/**
  * Writes the canonical tar of `tree` to a stream (left open) or to a file
  * path (created or truncated, closed when done).
  */
 export async function writeTar(tree: ValidatedTree, out: NodeJS.WritableStream | string, opts: WriteTarOptions = {}): Promise<void> {
-  const stream = typeof out === 'string' ? createWriteStream(out) : out;
+  if (typeof out === 'string') return writeTarFile(tree, out, opts);
+  const stream = out;
   const warn = (code: string, message: string): void => opts.events?.({ type: 'warning', code, message });
   const batch = new Batcher(stream);
   const put = (_s: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> => batch.put(chunk);
-  try {
+  {
     const plan = planTar(tree, warn);
     let done = 0;
     for (const p of plan) {
@@ -144,11 +195,6 @@ export async function writeTar(tree: ValidatedTree, out: NodeJS.WritableStream |
     await put(stream, endOfArchive());
     await batch.flush();
     opts.events?.({ type: 'write-progress', phase: 'tar', done: plan.length, total: plan.length });
-  } finally {
-    if (typeof out === 'string') {
-      const closed = once(stream, 'close');
-      stream.end();
-      await closed;
-    }
   }
+  // the stream belongs to the caller: left open
 }

@@ -1,9 +1,9 @@
 /**
- * Sparse, sequential image output: coalesces writes to consecutive
- * positions into large buffers (few big pwrite calls), and at flush time
- * skips every all-zero 4 KiB block, so zeros (untouched ranges, zero-filled
- * file blocks, empty inode-table slots) stay holes after ftruncate. Every
- * position must be written at most once (true for the ext4 writer).
+ * Sparse, sequential image output (ext4 images, tar archives): coalesces
+ * writes to consecutive positions into large buffers (few big pwrite calls),
+ * and at flush time skips every all-zero 4 KiB block, so zeros (untouched
+ * ranges, zero-filled file blocks, empty inode-table slots) stay holes after
+ * ftruncate. Every position must be written at most once (true for both).
  *
  * Two buffers: while one is written out (a pwrite on the libuv thread pool),
  * the caller fills the other, so reading file contents (synchronous reads
@@ -11,7 +11,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { readSync } from 'node:fs';
-import { Oci2fsError, ErrorCode } from '../../errors.js';
+import { Oci2fsError, ErrorCode } from '../errors.js';
 
 /** Size of each coalescing buffer. */
 const BUFFER_SIZE = 8 << 20;
@@ -42,16 +42,24 @@ export class ImageOutput {
   private constructor(
     private readonly fh: FileHandle,
     private readonly path: string,
+    /** What is written, for messages ("ext4 image", "tar archive"). */
+    private readonly what: string,
+    /** Skip all-zero blocks (leave holes); false writes every byte, in one pwrite per buffer. */
+    private readonly sparse: boolean,
   ) {}
 
-  /** Creates (truncating) `path` with exactly `size` bytes, all holes. */
-  static async create(path: string, size: number): Promise<ImageOutput> {
+  /**
+   * Creates (truncating) `path` with exactly `size` bytes, all holes. With
+   * `sparse: false` every byte is written (a dense file; for streams of
+   * mostly non-zero data, one large pwrite per buffer beats hole detection).
+   */
+  static async create(path: string, size: number, what = 'image', opts: { sparse?: boolean } = {}): Promise<ImageOutput> {
     try {
       const fh = await open(path, 'w');
       await fh.truncate(size);
-      return new ImageOutput(fh, path);
+      return new ImageOutput(fh, path, what, opts.sparse ?? true);
     } catch (e) {
-      throw new Oci2fsError(ErrorCode.IO, `Cannot create ext4 image ${path}: ${(e as Error).message}`, { cause: e });
+      throw new Oci2fsError(ErrorCode.IO, `Cannot create ${what} ${path}: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -124,7 +132,8 @@ export class ImageOutput {
     if (this.len === 0) return;
     const runs: [number, number][] = [];
     let runStart = -1;
-    let off = 0;
+    let off = this.sparse ? 0 : this.len;
+    if (!this.sparse) runs.push([0, this.len]);
     while (off < this.len) {
       // pieces end on absolute SPARSE_UNIT boundaries
       const abs = this.start + off;
@@ -157,15 +166,20 @@ export class ImageOutput {
         }
       }
     } catch (e) {
-      throw new Oci2fsError(ErrorCode.IO, `Cannot write ext4 image ${this.path}: ${(e as Error).message}`, { cause: e });
+      throw new Oci2fsError(ErrorCode.IO, `Cannot write ${this.what} ${this.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 
-  /** Flushes, waits for every write, and closes. */
-  async close(): Promise<void> {
+  /**
+   * Flushes, waits for every write, and closes. With `size`, the file is
+   * first set to that length (an output whose size was not known up front,
+   * or whose last blocks are zeros and so were never written).
+   */
+  async close(size?: number): Promise<void> {
     try {
       await this.flush();
       await this.flush(); // waits for the write the first flush started
+      if (size !== undefined) await this.fh.truncate(size);
     } finally {
       await this.fh.close();
     }

@@ -1,12 +1,12 @@
 /**
- * Open descriptors of the host files that hold tree contents, for the ext4
- * data pass. Contents live in a few large files (spilled layer tars), read
+ * Open descriptors of the host files that hold tree contents, for the data
+ * passes of the ext4 and tar writers. Contents live in a few large files (spilled layer tars), read
  * front to back in allocation order, so a small LRU of descriptors opened
  * once per write avoids an open/stat/close per file.
  */
 import { closeSync, openSync } from 'node:fs';
-import { Oci2fsError, ErrorCode } from '../../errors.js';
-import { hostPath } from '../../tree/content.js';
+import { Oci2fsError, ErrorCode } from '../errors.js';
+import { hostPath } from '../tree/content.js';
 import type { SourceFile } from './output.js';
 
 /** Descriptors kept open at most. */
