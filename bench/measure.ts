@@ -2,7 +2,7 @@
  * Runs a command under GNU time and returns wall time, CPU time and peak RSS.
  * Benchmarks compare our command and a reference tool measured the same way.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,9 @@ export interface Measurement {
 
 /** Runs `sh -c script` under /usr/bin/time; never throws (a failure is reported as ok=false). */
 export function measure(label: string, script: string, env: NodeJS.ProcessEnv = process.env): Promise<Measurement> {
+  // Earlier steps' dirty pages are written back first (untimed), so one
+  // step's writeback does not slow the next one down.
+  spawnSync('sync');
   const dir = mkdtempSync(join(tmpdir(), 'oci2fs-bench-'));
   const timeFile = join(dir, 'time');
   return new Promise((resolveP) => {
