@@ -8,6 +8,7 @@
  * 127.0.0.1:5000/bench/big:latest, served by a loopback docker-registry).
  * Prints a notice and exits 0 when the registry does not answer.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +137,14 @@ async function main(): Promise<void> {
     const erofs = await step('oci2fs import --format erofs (layers spilled)', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} -o ${WORK}/o.erofs`);
     const cfs = await step('oci2fs import --format composefs', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} --format composefs -o ${WORK}/o.cfs --objects ${WORK}/objects`);
     console.log(`  erofs vs chain: first ${ratio(erofs1, chain)}, spilled ${ratio(erofs, chain)};  composefs vs chain: ${ratio(cfs, chain)}`);
+    // Objects are shared across images: the base image (the big one's first layer) into the same objects dir.
+    const base = process.env.BENCH_BASE_REF ?? `${HOST}/bench/debian:minbase`;
+    try {
+      const r = JSON.parse(execFileSync('node', [CLI, 'import', '--json', '--insecure-registry', HOST, '--store', store, '--no-cache', base, '--format', 'composefs', '-o', `${WORK}/base.cfs`, '--objects', `${WORK}/objects`], { encoding: 'utf8' }));
+      console.log(`  composefs object sharing: ${base} into the same objects dir references ${r.facts.objects} objects, wrote ${r.facts.newObjects} new`);
+    } catch (e) {
+      console.log(`  composefs object sharing: not measured (${(e as Error).message.split('\n')[0]})`);
+    }
     rmSync(first, { recursive: true, force: true });
     rmSync(join(WORK, 'objects'), { recursive: true, force: true });
   }
