@@ -13,7 +13,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildImage, makeRandomFile, type BuiltImage } from '../test/harness/image-builder.js';
+import { buildImage, busyboxRoot, makeRandomFile, type BuiltImage } from '../test/harness/image-builder.js';
 import {
   convert,
   gcCache,
@@ -52,14 +52,7 @@ before(async () => {
     {
       layers: [
         {
-          files: {
-            etc: { type: 'dir' },
-            'etc/hostname': 'box\n',
-            'etc/motd': 'hello\n',
-            bin: { type: 'dir' },
-            'bin/busybox': { type: 'file', content: '#!/bin/true\n', mode: 0o4755 },
-            'bin/sh': { type: 'symlink', target: 'busybox' },
-          },
+          files: busyboxRoot(),
         },
         { compression: 'zstd', files: { 'etc/.wh.motd': '', 'etc/os-release': 'ID=test\n' } },
       ],

@@ -46,6 +46,21 @@ export type FileSpec =
   | { type: 'symlink'; target: string }
   | { type: 'hardlink'; target: string };
 
+/**
+ * A tiny root filesystem for a first layer: /etc with two files, a setuid
+ * /bin/busybox and /bin/sh linking to it. Tests spread it and add their own.
+ */
+export function busyboxRoot(): Record<string, FileSpec> {
+  return {
+    etc: { type: 'dir' },
+    'etc/hostname': 'box\n',
+    'etc/motd': 'hello\n',
+    bin: { type: 'dir' },
+    'bin/busybox': { type: 'file', content: '#!/bin/true\n', mode: 0o4755 },
+    'bin/sh': { type: 'symlink', target: 'busybox' },
+  };
+}
+
 export interface LayerSpec {
   files?: Record<string, FileSpec>;
   tarPath?: string;

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
-import { buildImage } from '../harness/image-builder.js';
+import { buildImage, busyboxRoot } from '../harness/image-builder.js';
 import { pushLayout } from '../harness/push.js';
 import { runCli, tool } from './cli.js';
 
@@ -28,15 +28,7 @@ before(async () => {
     {
       layers: [
         {
-          files: {
-            etc: { type: 'dir' },
-            'etc/hostname': 'box\n',
-            'etc/motd': 'hello\n',
-            bin: { type: 'dir' },
-            'bin/busybox': { type: 'file', content: '#!/bin/true\n', mode: 0o4755 },
-            'bin/sh': { type: 'symlink', target: 'busybox' },
-            usr: { type: 'dir' },
-          },
+          files: { ...busyboxRoot(), usr: { type: 'dir' } },
         },
         {
           compression: 'zstd',
