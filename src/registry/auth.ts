@@ -8,6 +8,7 @@
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import { parseWwwAuthenticate, redactSecrets, secretsOf } from '../auth/index.js';
 import type { Credential, CredentialResolver } from '../auth/index.js';
+import type { RegistryResponse } from './http.js';
 
 /** Token lifetime assumed when the token response omits expires_in (token.md: "defaults to 60 seconds"). */
 export const DEFAULT_TOKEN_TTL_S = 60;
@@ -32,14 +33,14 @@ export interface AuthTarget {
 }
 
 /** Performs an HTTP request with retries (supplied by the transport). */
-export type Fetcher = (url: string, init: RequestInit) => Promise<Response>;
+export type Fetcher = (url: string, init: { method: string; headers?: Record<string, string>; body?: string }) => Promise<RegistryResponse>;
 
 interface CachedToken {
   header: string;
   expiresAt: number;
 }
 
-async function readLimitedText(res: Response, limit: number): Promise<string> {
+async function readLimitedText(res: RegistryResponse, limit: number): Promise<string> {
   const buf = await res.arrayBuffer();
   return Buffer.from(buf, 0, Math.min(buf.byteLength, limit)).toString('utf8');
 }
@@ -131,7 +132,7 @@ export class AuthSession {
         `Refusing to send credentials for ${t.credHost} to the plain-HTTP token service ${url.host}; mark the registry insecure (--insecure-registry) only if you trust the network`,
       );
     }
-    let res: Response;
+    let res: RegistryResponse;
     if (cred && 'identityToken' in cred) {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.identityToken, client_id: OAUTH_CLIENT_ID, scope: t.scope });
       if (service) form.set('service', service);
@@ -157,7 +158,7 @@ export class AuthSession {
           : `Authentication for ${who} failed: the token service ${url.host} refused anonymous access (HTTP ${res.status}); provide credentials (--creds or docker login)`,
       );
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       throw new Oci2fsError(ErrorCode.REGISTRY, `Token service ${url.host} answered HTTP ${res.status} for ${who}`);
     }
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };

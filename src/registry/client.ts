@@ -23,7 +23,7 @@ import type { ManifestDocument } from '../image/index.js';
 import { resolvePolicy } from './retry.js';
 import type { RetryPolicy } from './retry.js';
 import { Transport, describeNetworkError, displayUrl } from './transport.js';
-import { nodeBodyOf, speaksTls } from './http.js';
+import { discardBody, speaksTls, type RegistryResponse } from './http.js';
 import type { AuthTarget } from './auth.js';
 
 /** A repository on a registry, as named in the image reference (docker.io, not registry-1.docker.io). */
@@ -83,8 +83,8 @@ function formatRef(loc: RegistryLocation, reference: string): string {
 }
 
 /** Wraps a fetch body so stream failures surface as E_NETWORK. */
-async function* networkSafe(res: Response, what: string): AsyncGenerator<Uint8Array> {
-  const body = nodeBodyOf(res) ?? (res.body as unknown as AsyncIterable<Uint8Array> | null);
+async function* networkSafe(res: RegistryResponse, what: string): AsyncGenerator<Uint8Array> {
+  const body = res.body as AsyncIterable<Uint8Array> | null;
   if (!body) return;
   try {
     for await (const c of body) yield c;
@@ -167,7 +167,7 @@ export class RegistryClient {
   }
 
   /** Maps a non-2xx status to an Oci2fsError. */
-  private async statusError(res: Response, t: AuthTarget, what: string, url: string): Promise<Oci2fsError> {
+  private async statusError(res: RegistryResponse, t: AuthTarget, what: string, url: string): Promise<Oci2fsError> {
     let detail = '';
     try {
       const text = (await res.text()).slice(0, 2000);
@@ -290,7 +290,7 @@ export class RegistryClient {
       if (res.status === 206 && offset > 0) {
         const m = CONTENT_RANGE_RE.exec(res.headers.get('content-range') ?? '');
         if (!m || Number(m[1]) !== offset) {
-          await res.body?.cancel();
+          await discardBody(res);
           throw new Oci2fsError(ErrorCode.REGISTRY, `${what}: asked for bytes from ${offset}, the registry answered Content-Range ${JSON.stringify(res.headers.get('content-range'))}`);
         }
         return { body: networkSafe(res, what), start: offset, ...(m[3] === '*' ? {} : { size: Number(m[3]) }) };

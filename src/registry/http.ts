@@ -64,18 +64,58 @@ export function speaksTls(host: string, timeoutMs = TLS_PROBE_TIMEOUT_MS): Promi
   });
 }
 
-/** The node stream behind each Response body, until something reads either. */
-const nodeBodies = new WeakMap<Response, Readable>();
-
 /**
- * The body of `res` as node chunks, straight from the socket (no web-stream
- * hop per chunk: what large blob downloads want). Undefined once the web
- * body was touched, or for responses not made here; use `res.body` then.
+ * What the registry client reads of a response: fetch's Response has the
+ * same members, so test doubles may hand in real Responses, but ours are
+ * made without touching the global fetch classes (whose first use compiles
+ * undici). `body` is async-iterable either way.
  */
-export function nodeBodyOf(res: Response): AsyncIterable<Uint8Array> | undefined {
-  const node = nodeBodies.get(res);
-  nodeBodies.delete(res);
-  return node;
+export interface RegistryResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null;
+  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** Response headers, looked up case-insensitively; repeated fields joined with ", " like fetch. */
+class HeaderMap {
+  constructor(private readonly fields: IncomingMessage['headers']) {}
+
+  get(name: string): string | null {
+    const v = this.fields[name.toLowerCase()];
+    if (v === undefined) return null;
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+}
+
+/** A response of httpFetch: the body is node's stream, read straight from the socket. */
+export class HttpResponse implements RegistryResponse {
+  readonly headers: HeaderMap;
+
+  constructor(
+    readonly status: number,
+    fields: IncomingMessage['headers'],
+    readonly body: Readable | null,
+  ) {
+    this.headers = new HeaderMap(fields);
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const parts: Buffer[] = [];
+    if (this.body) for await (const c of this.body) parts.push(c as Buffer);
+    const all = Buffer.concat(parts);
+    return all.buffer.slice(all.byteOffset, all.byteOffset + all.length) as ArrayBuffer;
+  }
+
+  async text(): Promise<string> {
+    return Buffer.from(await this.arrayBuffer()).toString('utf8');
+  }
+
+  /** Drops the body unread. */
+  cancel(): void {
+    this.body?.destroy();
+  }
 }
 
 /**
@@ -90,28 +130,20 @@ function decoded(res: IncomingMessage): Readable {
   return decoder;
 }
 
-/** A web stream over `res` that reads nothing until pulled (so nodeBodyOf can take the node stream instead). */
-function lazyWebBody(res: Readable): ReadableStream<Uint8Array> {
-  let it: AsyncIterator<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(ctrl) {
-        it ??= (res as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-        const r = await it.next();
-        if (r.done) ctrl.close();
-        else ctrl.enqueue(r.value);
-      },
-      cancel() {
-        res.destroy();
-      },
-    },
-    { highWaterMark: 0 },
-  );
+/** Throws a response's body away (unread); errors while doing so do not matter. */
+export async function discardBody(res: RegistryResponse): Promise<void> {
+  try {
+    if (res instanceof HttpResponse) res.cancel();
+    else await (res.body as ReadableStream<Uint8Array> | null)?.cancel();
+  } catch {
+    // the body is being thrown away
+  }
 }
 
 export interface HttpInit {
   method: string;
-  headers: Headers;
+  /** Request header fields (names in any case). */
+  headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
   /** HTTPS only: false skips certificate verification (insecure registries). */
@@ -121,43 +153,27 @@ export interface HttpInit {
 }
 
 /**
- * One HTTP exchange, as a fetch Response. No redirects are followed (the
+ * One HTTP exchange. No redirects are followed (the
  * transport does that), no Content-Encoding is asked for or undone; network
  * failures reject with node's errors (their `code` says what happened).
  */
-export function httpFetch(url: URL, init: HttpInit): Promise<Response> {
+export function httpFetch(url: URL, init: HttpInit): Promise<HttpResponse> {
   const tls = url.protocol === 'https:';
-  const headers: Record<string, string> = {};
-  init.headers.forEach((v, k) => {
-    headers[k] = v;
-  });
+  const headers = init.headers;
   const agent = !tls
     ? (plainAgent ??= new HttpAgent({ keepAlive: true }))
     : init.verifyTls
       ? (verifiedAgent ??= new HttpsAgent({ keepAlive: true }))
       : (unverifiedAgent ??= new HttpsAgent({ keepAlive: true, rejectUnauthorized: false }));
   const send = tls ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
+  return new Promise<HttpResponse>((resolve, reject) => {
     let head: IncomingMessage | undefined;
     const req = send(url, { method: init.method, headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
       head = res;
       const status = res.statusCode ?? 0;
-      const h = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (v === undefined) continue;
-        for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
-      }
       const empty = init.method === 'HEAD' || status === 204 || status === 304;
       if (empty) res.resume();
-      try {
-        const body = empty ? res : decoded(res);
-        const response = new Response(empty ? null : lazyWebBody(body), { status, statusText: res.statusMessage ?? '', headers: h });
-        if (!empty) nodeBodies.set(response, body);
-        resolve(response);
-      } catch (e) {
-        res.destroy();
-        reject(e);
-      }
+      resolve(new HttpResponse(status, res.headers, empty ? null : decoded(res)));
     });
     req.setTimeout(init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS, () => {
       const err = Object.assign(new Error(`no data for ${init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' });

@@ -8,7 +8,7 @@
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 import { AuthSession } from './auth.js';
-import { httpFetch } from './http.js';
+import { discardBody, httpFetch, type RegistryResponse } from './http.js';
 import type { AuthTarget } from './auth.js';
 import {
   isRetryableNetworkError,
@@ -37,13 +37,7 @@ export function displayUrl(url: string | URL): string {
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
-async function discard(res: Response): Promise<void> {
-  try {
-    await res.body?.cancel();
-  } catch {
-    // the body is being thrown away; its errors do not matter
-  }
-}
+const discard = discardBody;
 
 export class Transport {
   readonly auth: AuthSession;
@@ -67,20 +61,21 @@ export class Transport {
    * The headers in spec.headers (which may include credentials, for token
    * requests) are likewise sent only to that origin.
    */
-  private async follow(url: string, spec: RequestSpec, authorization: string | undefined): Promise<Response> {
+  private async follow(url: string, spec: RequestSpec, authorization: string | undefined): Promise<RegistryResponse> {
     const origin = new URL(url).origin;
     let cur = new URL(url);
     let method = spec.method;
     let body = spec.body;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const sameOrigin = cur.origin === origin;
-      const headers = new Headers();
+      // Lower-case names, so a later field replaces an earlier one whatever its case.
+      const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(spec.headers ?? {})) {
-        if (sameOrigin || k.toLowerCase() !== 'authorization') headers.set(k, v);
+        if (sameOrigin || k.toLowerCase() !== 'authorization') headers[k.toLowerCase()] = v;
       }
-      headers.set('User-Agent', this.userAgent);
-      if (authorization && sameOrigin) headers.set('Authorization', authorization);
-      const res = await this.fetchHead(cur, { method, headers, body, redirect: 'manual' });
+      headers['user-agent'] = this.userAgent;
+      if (authorization && sameOrigin) headers.authorization = authorization;
+      const res = await this.fetchHead(cur, { method, headers, ...(body !== undefined ? { body } : {}) });
       if (!REDIRECT_STATUSES.includes(res.status)) return res;
       const loc = res.headers.get('location');
       await discard(res);
@@ -108,15 +103,15 @@ export class Transport {
    * responseTimeoutMs. The timer stops once the head is in, so long bodies
    * are not cut (undici's own body timeout covers stalled bodies).
    */
-  private async fetchHead(url: URL, init: RequestInit): Promise<Response> {
+  private async fetchHead(url: URL, init: { method: string; headers: Record<string, string>; body?: string }): Promise<RegistryResponse> {
     const ms = this.policy.responseTimeoutMs;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new ResponseTimeoutError(ms)), ms);
     try {
       return await httpFetch(url, {
-        method: init.method ?? 'GET',
-        headers: init.headers as Headers,
-        body: init.body as string | undefined,
+        method: init.method,
+        headers: init.headers,
+        body: init.body,
         signal: ac.signal,
         verifyTls: !this.unverifiedTls.has(url.host),
       });
@@ -134,7 +129,7 @@ export class Transport {
    * After the last attempt a retryable status is returned as is; a socket
    * error becomes E_NETWORK.
    */
-  async withRetries<T extends Response | { res: Response }>(url: string, attempt: (url: string) => Promise<T>): Promise<T> {
+  async withRetries<T extends RegistryResponse | { res: RegistryResponse }>(url: string, attempt: (url: string) => Promise<T>): Promise<T> {
     const shown = displayUrl(url);
     for (let n = 1; ; n++) {
       let out: T;
@@ -153,7 +148,8 @@ export class Transport {
         await sleep(delayMs);
         continue;
       }
-      const res = out instanceof Response ? out : out.res;
+      const o = out as RegistryResponse | { res: RegistryResponse };
+      const res = 'res' in o ? o.res : o;
       if (!RETRYABLE_STATUSES.includes(res.status) || n >= this.policy.attempts) return out;
       await discard(res);
       const delayMs = retryDelay(this.policy, n, shown, res.headers.get('retry-after'));
@@ -167,7 +163,7 @@ export class Transport {
    * Authorization, answers one 401 challenge (fetching or refreshing a token,
    * or arming Basic) and sends once more.
    */
-  async authenticated(t: AuthTarget, url: string, spec: RequestSpec): Promise<Response> {
+  async authenticated(t: AuthTarget, url: string, spec: RequestSpec): Promise<RegistryResponse> {
     const sent = this.auth.authorization(t);
     const res = await this.follow(url, spec, sent);
     if (res.status !== 401) return res;
@@ -178,7 +174,7 @@ export class Transport {
   }
 
   /** An authenticated request with retries; the response body is unread. */
-  send(t: AuthTarget, url: string, spec: RequestSpec): Promise<Response> {
+  send(t: AuthTarget, url: string, spec: RequestSpec): Promise<RegistryResponse> {
     return this.withRetries(url, (u) => this.authenticated(t, u, spec));
   }
 
@@ -187,7 +183,7 @@ export class Transport {
    * 2xx) is read inside the retry loop, so a connection dropped mid-body is
    * retried too. Bodies over `limit` bytes fail with E_LIMIT.
    */
-  sendAndRead(t: AuthTarget, url: string, spec: RequestSpec, limit: number, what: string): Promise<{ res: Response; bytes: Uint8Array }> {
+  sendAndRead(t: AuthTarget, url: string, spec: RequestSpec, limit: number, what: string): Promise<{ res: RegistryResponse; bytes: Uint8Array }> {
     return this.withRetries(url, async (u) => {
       const res = await this.authenticated(t, u, spec);
       if (res.status < 200 || res.status >= 300) return { res, bytes: new Uint8Array(0) };
@@ -208,7 +204,7 @@ export class Transport {
           chunks.push(c);
         }
       }
-      // fetch decodes a Content-Encoding, after which Content-Length no longer counts what we read
+      // a Content-Encoding is undone (http.ts), after which Content-Length no longer counts what we read
       const encoded = (res.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
       if (!Number.isNaN(declared) && !encoded && spec.method !== 'HEAD' && total !== declared) {
         throw Object.assign(new TypeError('terminated: body shorter than Content-Length'), { code: 'UND_ERR_SOCKET' });
