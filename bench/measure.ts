@@ -22,6 +22,10 @@ export function measure(label: string, script: string, env: NodeJS.ProcessEnv = 
   // Earlier steps' dirty pages are written back first (untimed), so one
   // step's writeback does not slow the next one down.
   spawnSync('sync');
+  // BENCH_DROP_CACHES=1 (root): every step starts with a cold page cache, which
+  // evens out the VM effects described in docs/benchmarks.md (inputs are then
+  // read from disk, by ours and the reference tools alike).
+  if (process.env.BENCH_DROP_CACHES === '1') spawnSync('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']);
   const dir = mkdtempSync(join(tmpdir(), 'oci2fs-bench-'));
   const timeFile = join(dir, 'time');
   return new Promise((resolveP) => {
