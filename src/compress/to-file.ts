@@ -21,6 +21,12 @@ export const WRITE_CHUNK = 1 << 20;
 export interface DecompressToFileOptions extends DecompressOptions {
   /** "sha256:<hex>" the uncompressed bytes must hash to. */
   expectedDiffId?: string;
+  /**
+   * Skip the fsync of the data (default: fsync). The caller must make that
+   * safe: `unsyncedMarker` is written and made durable before the rename, so
+   * after a crash the file is known to need checking (see convert/unsynced.ts).
+   */
+  unsyncedMarker?: { path: string; content: string };
 }
 
 export interface DecompressToFileResult {
@@ -78,7 +84,7 @@ export async function decompressToFile(
         createReadStream(srcPath, { highWaterMark: readChunk }),
         ...stages,
         tap,
-        fileSink(out),
+        fileSink(out, opts.unsyncedMarker === undefined),
       ]);
     } catch (e) {
       if (isOci2fsError(e)) throw e;
@@ -95,6 +101,13 @@ export async function decompressToFile(
     }
     await out.close();
     out = undefined;
+    if (opts.unsyncedMarker) {
+      try {
+        await writeDurably(opts.unsyncedMarker.path, opts.unsyncedMarker.content);
+      } catch (e) {
+        throw ioError(opts.label, `cannot write ${opts.unsyncedMarker.path}`, e);
+      }
+    }
     try {
       await rename(tmp, destPath);
     } catch (e) {
@@ -111,18 +124,31 @@ export async function decompressToFile(
 
 /**
  * Writes a stream's chunks to `fh` in order (one write in flight; up to
- * WRITE_CHUNK more buffered), and fsyncs before finishing.
+ * WRITE_CHUNK more buffered), and (with `fsync`) syncs before finishing.
  */
-function fileSink(fh: FileHandle): Writable {
+function fileSink(fh: FileHandle, fsync: boolean): Writable {
   return new Writable({
     highWaterMark: WRITE_CHUNK,
     write(chunk: Buffer, _enc, cb) {
       writeAll(fh, chunk).then(() => cb(), cb);
     },
     final(cb) {
+      if (!fsync) return cb();
       fh.sync().then(() => cb(), cb);
     },
   });
+}
+
+/** Writes a small file and makes it and its name durable (fsync file and directory). */
+async function writeDurably(path: string, content: string): Promise<void> {
+  const fh = await open(path, 'w', 0o644);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await syncDir(dirname(path));
 }
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { decompressToFile, type DecompressToFileOptions } from '../compress/to-file.js';
 import type { SpillTask } from '../compress/spill-worker.js';
 import { WorkerPool } from '../util/worker-pool.js';
+import { bootIdentity, markerPath, usableDiff } from './unsynced.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 
@@ -79,7 +80,7 @@ export async function spillLayers(
     const dest = diffPath(storeRoot, l.diffId);
     out[i] = dest;
     const have = await stat(dest).catch(() => undefined);
-    if (have?.isFile()) continue;
+    if (have?.isFile() && (await usableDiff(dest, l.diffId))) continue;
     const blob = await stat(l.blobPath).catch(() => undefined);
     // Two entries for one diff_id (a layer repeated) spill once.
     if (!todo.some((t) => t.dest === dest)) todo.push({ i, dest, bytes: blob?.size ?? 0 });
@@ -99,7 +100,12 @@ export async function spillLayers(
         const l = layers[i];
         try {
           // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
-          await spiller.spill(l.blobPath, dest, { label: `layer ${i} (${l.digest})`, expectedDiffId: l.diffId });
+          const me = bootIdentity();
+          await spiller.spill(l.blobPath, dest, {
+            label: `layer ${i} (${l.digest})`,
+            expectedDiffId: l.diffId,
+            ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
+          });
         } catch (e) {
           failure ??= { e };
         }
