@@ -20,6 +20,12 @@ export interface ArtifactMeta {
   /** File name of the image inside the artifact directory. */
   file: string;
   size: number;
+  /**
+   * The image's mtime (ms) when committed. A hit needs the same size and
+   * mtime: an image changed in place through a hardlinked output (`--link`)
+   * no longer matches and is rebuilt. Absent in older entries (size only).
+   */
+  mtimeMs?: number;
   /** RFC 3339 UTC. */
   imported: string;
   canonical: string;
@@ -55,7 +61,7 @@ export class ArtifactCache {
     return join(this.dir, key);
   }
 
-  /** The artifact for `key`, if complete and intact (size re-checked). No lock. */
+  /** The artifact for `key`, if complete and intact (size and mtime re-checked). No lock. */
   async lookup(key: string): Promise<Artifact | undefined> {
     const dir = this.pathOf(key);
     let meta: ArtifactMeta;
@@ -68,6 +74,7 @@ export class ArtifactCache {
     try {
       const st = await stat(path);
       if (!st.isFile() || st.size !== meta.size || meta.key !== key) return undefined;
+      if (meta.mtimeMs !== undefined && st.mtimeMs !== meta.mtimeMs) return undefined;
     } catch {
       return undefined;
     }
@@ -85,7 +92,7 @@ export class ArtifactCache {
    * given and may return extra facts. The caller holds the producer lock.
    */
   async commit(
-    meta: Omit<ArtifactMeta, 'size' | 'imported' | 'file'> & { file: string },
+    meta: Omit<ArtifactMeta, 'size' | 'mtimeMs' | 'imported' | 'file'> & { file: string },
     build: (imagePath: string) => Promise<Record<string, string | number> | void>,
     now: Date,
   ): Promise<Artifact> {
@@ -97,7 +104,7 @@ export class ArtifactCache {
       const extra = (await build(imagePath)) ?? undefined;
       await chmod(imagePath, 0o444);
       const st = await stat(imagePath);
-      const full: ArtifactMeta = { ...meta, size: st.size, imported: now.toISOString(), ...(extra ? { extra } : {}) };
+      const full: ArtifactMeta = { ...meta, size: st.size, mtimeMs: st.mtimeMs, imported: now.toISOString(), ...(extra ? { extra } : {}) };
       await writeFile(join(work, META), JSON.stringify(full, null, 2) + '\n');
       try {
         await rename(work, this.pathOf(meta.key));
