@@ -1,9 +1,11 @@
 /**
- * HTTP for the registry client, on node:http/node:https (keep-alive agents)
- * with fetch's Response as the result type. node's HTTP stack is part of the
- * runtime snapshot, while the global fetch compiles undici on first use
- * (~40 ms of every registry command), and we need none of fetch's extras:
- * the transport follows redirects and asks for identity encoding itself.
+ * HTTP for the registry client, on node:http/node:https (keep-alive agents;
+ * idle sockets are unref'd, so they never keep a process alive). node's HTTP
+ * stack is part of the runtime snapshot, while the first use of the global
+ * fetch, Response or Headers compiles undici (~30–40 ms of every registry
+ * command), and we need none of fetch's extras: the transport follows
+ * redirects itself and asks for identity encoding. A stale keep-alive socket
+ * fails with ECONNRESET, which the transport retries.
  *
  * Registries marked insecure (--insecure-registry, `insecure = true` in
  * registries.conf) are treated the way Docker and containers/image treat
