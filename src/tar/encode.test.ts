@@ -191,3 +191,15 @@ test('encodeHeader rejects what it cannot represent', () => {
   assert.throws(() => encodeHeader(entry({ path: 'x', type: 'file', mtimeNsec: 1e9 })), /mtime/);
   assert.throws(() => encodeHeader(entry({ path: 'x', type: 'file', xattrs: new Map([['user.a=b', new Uint8Array(1)]]) })), /xattr name/);
 });
+
+test('encodeSparseMap is what parseSparse10Map reads back (block-padded), for empty, one and many runs', async () => {
+  const { encodeSparseMap, parseSparse10Map } = await import('./sparse.js');
+  const { DEFAULT_TAR_LIMITS } = await import('./constants.js');
+  const many = Array.from({ length: 100 }, (_, i) => ({ offset: i * 1_000_000_000, length: 4096 + i }));
+  for (const runs of [[], [{ offset: 0, length: 1 }], many]) {
+    const map = encodeSparseMap(runs);
+    assert.equal(map.length % TAR_BLOCK, 0);
+    const back = parseSparse10Map(map, { label: 't', offset: 0 }, DEFAULT_TAR_LIMITS);
+    assert.deepEqual(back, { runs, mapBytes: map.length });
+  }
+});

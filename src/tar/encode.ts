@@ -118,7 +118,23 @@ function checkId(v: number, what: string): void {
  * header. The caller writes the entry data (`size` bytes for files, none for
  * other types) and paddingFor(size) zero bytes after it.
  */
-export function encodeHeader(input: TarHeaderInput): Uint8Array {
+/**
+ * A GNU sparse 1.0 file (pax format): the header's path is a stand-in name,
+ * `size` counts the map block plus the packed data, and these records give
+ * the real name and size (GNU tar manual, "PAX Format, Version 1.0").
+ */
+export interface SparseHeader {
+  realPath: string;
+  realSize: number;
+}
+
+/** The stand-in name GNU tar gives a sparse 1.0 entry ("DIR/GNUSparseFile.PID/NAME"), with a fixed 0 for the pid. */
+export function sparseStandInName(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return `${path.slice(0, slash + 1)}GNUSparseFile.0/${path.slice(slash + 1)}`;
+}
+
+export function encodeHeader(input: TarHeaderInput, sparse?: SparseHeader): Uint8Array {
   const { path, linkname } = input;
   if (path.length === 0) throw bad('empty path');
   checkByteString(path, 'path');
@@ -138,6 +154,14 @@ export function encodeHeader(input: TarHeaderInput): Uint8Array {
   const add = (key: string, value: string | Uint8Array): void => {
     records.push(encodePaxRecord(key, typeof value === 'string' ? bytes(value) : value));
   };
+  if (sparse) {
+    checkByteString(sparse.realPath, 'sparse file name');
+    checkId(sparse.realSize, 'sparse real size');
+    add(PAX_KEY.SPARSE_MAJOR, '1');
+    add(PAX_KEY.SPARSE_MINOR, '0');
+    add(PAX_KEY.SPARSE_NAME, sparse.realPath);
+    add(PAX_KEY.SPARSE_REALSIZE, String(sparse.realSize));
+  }
   const split = splitUstarPath(path);
   const link = hasLink ? linkname : '';
   const needPath = split === null;

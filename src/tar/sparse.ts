@@ -89,3 +89,14 @@ export function validateSparse(runs: SparseRun[], realSize: number, packedLength
   }
   return out;
 }
+
+/**
+ * The sparse 1.0 map for `runs` (the inverse of the parser above): "N\n",
+ * then "offset\nnumbytes\n" per run, NUL-padded to whole blocks.
+ */
+export function encodeSparseMap(runs: readonly SparseRun[]): Uint8Array {
+  const text = [String(runs.length), ...runs.flatMap((r) => [String(r.offset), String(r.length)])].join('\n') + '\n';
+  const out = new Uint8Array(text.length + ((TAR_BLOCK - (text.length % TAR_BLOCK)) % TAR_BLOCK));
+  out.set(Buffer.from(text, 'latin1'));
+  return out;
+}

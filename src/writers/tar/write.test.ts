@@ -133,3 +133,27 @@ test('umoci (Go archive/tar) unpacks our tar to the same tree', async (t) => {
     assert.equal(await describeTree(await scanDirectory(join(bundle, 'rootfs')), opts), await describeTree(tree.root, opts), name);
   }
 });
+
+test('sparse files are GNU sparse 1.0 entries: only their data is stored, GNU tar restores the holes', async () => {
+  const { tree } = trees.find((t) => t.name === 'specials-empty-sparse')!;
+  const out = join(tmp, 'sparse-out.tar');
+  await writeTar(tree, out);
+  const { statSync } = await import('node:fs');
+  // 64 KiB + 8 KiB of logical content, 1.5 KiB of it data: the archive stays small.
+  assert.ok(statSync(out).size < 16 * 1024, `archive is ${statSync(out).size} bytes`);
+  const listing = execFileSync('tar', ['-tvf', out, '--numeric-owner'], { encoding: 'latin1' });
+  assert.match(listing, / 65536 .* sparse\n/, 'GNU tar sees the real name and size');
+  assert.match(listing, / 8192 .* allhole\n/);
+  assert.doesNotMatch(listing, /GNUSparseFile/, 'the stand-in name is not what GNU tar extracts');
+  const x = join(tmp, 'sparse-x');
+  await mkdir(x, { recursive: true });
+  execFileSync('tar', ['-xf', out, '-C', x]);
+  const f = statSync(join(x, 'sparse'));
+  assert.equal(f.size, 65536);
+  assert.ok(f.blocks * 512 < f.size, `extracted with holes (${f.blocks} blocks)`);
+  const data = await readFile(join(x, 'sparse'));
+  assert.equal(data.subarray(0, 512).toString('latin1'), 'a'.repeat(512));
+  assert.equal(data.subarray(40960, 40960 + 1024).toString('latin1'), 'b'.repeat(1024));
+  assert.equal(data.subarray(512, 40960).every((b) => b === 0), true);
+  assert.equal((await readFile(join(x, 'allhole'))).length, 8192);
+});

@@ -7,27 +7,26 @@
  *    the first path in walk order.
  *  - Headers come from tar/encode.ts: ustar, plus a pax header when a value
  *    does not fit; xattrs as SCHILY.xattr.*; uname/gname empty.
- *  - Sparse files are stored densely (holes as zeros); sockets cannot be
+ *  - Sparse files (layer files with a sparse map) are GNU sparse 1.0 entries:
+ *    a stand-in name, the map, then only the data segments; sockets cannot be
  *    stored in tar and are left out with a warning.
  *  - Ends with the two zero blocks; no padding to a record size.
  */
 import { once } from 'node:events';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import type { ProgressListener } from '../../events.js';
-import { encodeHeader, endOfArchive, paddingFor } from '../../tar/encode.js';
+import { encodeHeader, endOfArchive, paddingFor, sparseStandInName, type SparseHeader } from '../../tar/encode.js';
+import { encodeSparseMap } from '../../tar/sparse.js';
 import type { TarHeaderInput } from '../../tar/encode.js';
-import { readFile } from '../../tree/content.js';
+import { readContent, readFile } from '../../tree/content.js';
 import { ImageOutput } from '../output.js';
 import { ContentSources } from '../sources.js';
 import { walk } from '../../tree/types.js';
-import type { Inode, ValidatedTree } from '../../tree/types.js';
+import type { Content, Inode, ValidatedTree } from '../../tree/types.js';
 
 export interface WriteTarOptions {
   events?: ProgressListener;
 }
-
-/** Warn when a sparse file's logical size exceeds its data by this factor (it is written densely). */
-export const SPARSE_WARN_RATIO = 2;
 
 /** Name of the root entry. */
 export const TAR_ROOT_NAME = './';
@@ -43,6 +42,8 @@ interface Planned {
   inode: Inode;
   /** File data follows (first path of a regular file). */
   data: boolean;
+  /** A sparse 1.0 entry: its real name and size, and the map that precedes the data segments. */
+  sparse?: SparseHeader & { map: Uint8Array; src: Extract<Content, { kind: 'file' }> };
 }
 
 /** The entries of the archive, in order (pure; no I/O). */
@@ -68,8 +69,15 @@ export function planTar(tree: ValidatedTree, warn: (code: string, message: strin
         if (inode.content.kind === 'external') {
           throw new Oci2fsError(ErrorCode.TREE_INVALID, `File ${JSON.stringify(path)} has no content here (only a reference: ${inode.content.payload}); a tar archive needs file contents`);
         }
-        if (inode.content.kind === 'file' && inode.content.sparse !== undefined && inode.size > SPARSE_WARN_RATIO * inode.content.length) {
-          warn('W_TAR_SPARSE_DENSE', `Sparse file ${JSON.stringify(path)} (${inode.size} bytes, ${inode.content.length} of data) is stored densely in the tar output`);
+        if (inode.content.kind === 'file' && inode.content.sparse !== undefined) {
+          const map = encodeSparseMap(inode.content.sparse);
+          out.push({
+            header: { ...base, path: sparseStandInName(name), type: 'file', size: map.length + inode.content.length },
+            inode,
+            data: true,
+            sparse: { realPath: name, realSize: inode.size, map, src: inode.content },
+          });
+          break;
         }
         out.push({ header: { ...base, path: name, type: 'file', size: inode.size }, inode, data: true });
         break;
@@ -136,8 +144,15 @@ async function writeTarFile(tree: ValidatedTree, path: string, opts: WriteTarOpt
   try {
     let done = 0;
     for (const p of plan) {
-      await put(encodeHeader(p.header));
-      if (p.data && p.inode.kind === 'file') {
+      await put(encodeHeader(p.header, p.sparse));
+      if (p.sparse) {
+        // the map, then the data segments as they are stored (packed, contiguous)
+        await put(p.sparse.map);
+        await out.copyFrom(pos, sources.get(p.sparse.src), p.sparse.src.offset, p.sparse.src.length);
+        pos += p.sparse.src.length;
+        await out.zero(pos, paddingFor(p.sparse.src.length));
+        pos += paddingFor(p.sparse.src.length);
+      } else if (p.data && p.inode.kind === 'file') {
         const c = p.inode.content;
         if (c.kind === 'file' && !c.sparse && c.length === p.inode.size) {
           await out.copyFrom(pos, sources.get(c), c.offset, c.length);
@@ -180,8 +195,13 @@ export async function writeTar(tree: ValidatedTree, out: NodeJS.WritableStream |
     const plan = planTar(tree, warn);
     let done = 0;
     for (const p of plan) {
-      await put(stream, encodeHeader(p.header));
-      if (p.data && p.inode.kind === 'file') {
+      await put(stream, encodeHeader(p.header, p.sparse));
+      if (p.sparse) {
+        await put(stream, p.sparse.map);
+        const packed = { ...p.sparse.src, sparse: undefined };
+        for await (const chunk of readContent(packed, packed.length)) await put(stream, chunk);
+        await put(stream, new Uint8Array(paddingFor(packed.length)));
+      } else if (p.data && p.inode.kind === 'file') {
         let written = 0;
         for await (const chunk of readFile(p.inode)) {
           await put(stream, chunk);
