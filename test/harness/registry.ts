@@ -111,6 +111,8 @@ async function waitUntilUp(host: string, child: ChildProcess, logs: () => string
       }
       const r = await fetch(`http://${host}/v2/`);
       await r.arrayBuffer();
+      // Only the registry sends this header: anything else on the port is not it.
+      if (r.headers.get('docker-distribution-api-version') === null) throw new Error(`something else answers on ${host}`);
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
@@ -123,8 +125,6 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   const auth = opts.auth ?? 'none';
   const users = opts.users ?? (auth === 'none' ? {} : { tester: 'secret-pass-123' });
   const dir = mkdtempSync(join(tmpdir(), 'oci2fs-registry-'));
-  const port = await freePort();
-  const registryHost = `127.0.0.1:${port}`;
   let tokenServer: TokenServer | undefined;
   let authYaml = '';
   if (auth === 'basic') {
@@ -139,6 +139,11 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       `auth:\n  token:\n    realm: ${tokenServer.realm}\n    service: ${tokenServer.service}\n` +
       `    issuer: ${tokenServer.issuer}\n    rootcertbundle: ${tokenServer.certPath}\n`;
   }
+  // The port is picked after the token server is listening: picked before,
+  // the token server (listening on port 0) could be handed the same, just
+  // released port, and answer in the registry's place.
+  const port = await freePort();
+  const registryHost = `127.0.0.1:${port}`;
   let tlsYaml = '';
   const certPath = join(dir, 'cert.pem');
   if (opts.tls) {
