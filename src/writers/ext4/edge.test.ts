@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, isOci2fsError } from '../../errors.js';
@@ -13,6 +13,7 @@ import { validateTree } from '../../tree/validate.js';
 import type { DirInode, Inode } from '../../tree/types.js';
 import { writeExt4 } from './index.js';
 import type { ProgressEvent } from '../../events.js';
+import { withLoopMount } from '../../../test/harness/mount.js';
 
 const base = { uid: 0, gid: 0, mtimeSec: 1_600_000_000, mtimeNsec: 0, xattrs: new Map<string, Uint8Array>() };
 const dirOf = (children: [string, Inode][] = [], mode = 0o755): DirInode => ({ kind: 'dir', mode, ...base, children: new Map(children) });
@@ -142,19 +143,9 @@ test('a file with 1500 extents gets a two-level extent tree that e2fsck and the 
   const out = join(dir, 'deep.out');
   execFileSync('debugfs', ['-R', `dump /deep ${out}`, img], { stdio: 'ignore' });
   assert.ok(readFileSync(out).equals(logical));
-  if (process.getuid?.() !== 0) return t.skip('not root: no loop mount');
-  const mnt = join(dir, 'mnt');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-o', 'loop,ro', img, mnt], { stdio: 'ignore' });
-  } catch (e) {
-    return t.skip(`loop mount failed: ${(e as Error).message.split('\n')[0]}`);
-  }
-  try {
+  await withLoopMount(t, img, dir, { readOnly: true }, (mnt) => {
     assert.ok(readFileSync(join(mnt, 'deep')).equals(logical));
-  } finally {
-    execFileSync('umount', [mnt]);
-  }
+  });
 });
 
 test('a size that is not a multiple of the block size: file is exact, filesystem rounds down', async (t) => {
@@ -211,22 +202,13 @@ test('a directory beyond one htree index block gets interior index nodes (indire
   const htree = debugfs(img, 'htree /big');
   assert.match(htree, /Indirect levels: 1/);
   assert.match(debugfs(img, 'stat /big/name-000000-pad'), /Links: 45000/);
-  if (process.getuid?.() !== 0) return t.skip('not root: no loop mount');
-  const mnt = join(dir, 'mnt');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-o', 'loop', img, mnt], { stdio: 'ignore' });
-  } catch (e) {
-    return t.skip(`loop mount failed: ${(e as Error).message.split('\n')[0]}`);
-  }
-  try {
+  const mounted = await withLoopMount(t, img, dir, {}, (mnt) => {
     const names = readdirSync(join(mnt, 'big'));
     assert.equal(names.length, n);
     // lookups go through the index
     assert.equal(readFileSync(join(mnt, 'big', `name-${(n - 1).toString(36).padStart(6, '0')}-pad`), 'utf8'), (n - 1) % 2 ? 'b' : 'a');
     writeFileSync(join(mnt, 'big', 'added-after-mount'), 'x');
-  } finally {
-    execFileSync('umount', [mnt]);
-  }
+  });
+  if (!mounted) return;
   fsck(img);
 });

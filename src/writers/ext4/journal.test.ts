@@ -6,12 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateTree } from '../../tree/validate.js';
 import type { DirInode } from '../../tree/types.js';
 import { writeExt4 } from './index.js';
+import { withLoopMount } from '../../../test/harness/mount.js';
 
 function fsckClean(img: string): void {
   const r = spawnSync('e2fsck', ['-fn', img], { encoding: 'utf8' });
@@ -44,20 +45,11 @@ test('journal: valid jbd2 superblock, kernel replays nothing and logs new transa
   await writeExt4(validateTree(root), img2);
   assert.doesNotMatch(header(img2), /has_journal/);
 
-  if (process.getuid?.() !== 0) return t.skip('not root: no loop mount');
-  const mnt = join(dir, 'mnt');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-o', 'loop', img, mnt], { stdio: 'ignore' });
-  } catch (e) {
-    return t.skip(`loop mount failed: ${(e as Error).message.split('\n')[0]}`);
-  }
-  try {
+  const mounted = await withLoopMount(t, img, dir, {}, (mnt) => {
     for (let i = 0; i < 20; i++) writeFileSync(join(mnt, `n${i}`), `new ${i}\n`);
     execFileSync('sync');
-  } finally {
-    execFileSync('umount', [mnt]);
-  }
+  });
+  if (!mounted) return;
   fsckClean(img);
   const seq1 = Number(/Journal sequence:\s+(0x[0-9a-f]+)/.exec(header(img))?.[1]);
   assert.ok(seq1 > seq0, `journal sequence ${seq0} → ${seq1}`);
