@@ -4,9 +4,8 @@
  * the calling thread (zstd), the diffID hash and the write loop of several
  * layers use every core, not just the main thread.
  */
-import { parentPort } from 'node:worker_threads';
-import { errorReply, type WorkerReply } from '../util/worker-pool.js';
-import { decompressToFile, type DecompressToFileOptions, type DecompressToFileResult } from './to-file.js';
+import { serveTasks } from '../util/worker-pool.js';
+import { decompressToFile, type DecompressToFileOptions } from './to-file.js';
 
 /** One task: the arguments of decompressToFile. */
 export interface SpillTask {
@@ -15,9 +14,4 @@ export interface SpillTask {
   opts: DecompressToFileOptions;
 }
 
-parentPort?.on('message', (t: SpillTask) => {
-  decompressToFile(t.srcPath, t.destPath, t.opts).then(
-    (result) => parentPort?.postMessage({ ok: true, result } satisfies WorkerReply<DecompressToFileResult>),
-    (e: unknown) => parentPort?.postMessage(errorReply(e)),
-  );
-});
+serveTasks((t: SpillTask) => decompressToFile(t.srcPath, t.destPath, t.opts));

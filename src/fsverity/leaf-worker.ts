@@ -3,10 +3,9 @@
  * block zero-padded) of a byte range. The main thread builds the upper tree
  * levels from them (see parallel.ts).
  */
-import { parentPort } from 'node:worker_threads';
 import * as nodeCrypto from 'node:crypto';
 import { readPieces, piecesLength, type Piece } from './pieces.js';
-import { errorReply, type WorkerReply } from '../util/worker-pool.js';
+import { serveTasks } from '../util/worker-pool.js';
 
 /** Read buffer size: a multiple of every allowed block size, small enough to stay in cache (1 MiB reads cost 3x the kernel time). */
 const READ_BUF = 1 << 16;
@@ -46,12 +45,4 @@ function leaves(t: LeafTask): Uint8Array {
   return out;
 }
 
-parentPort?.on('message', (t: LeafTask) => {
-  let reply: WorkerReply<Uint8Array>;
-  try {
-    reply = { ok: true, result: leaves(t) };
-  } catch (e) {
-    reply = errorReply(e);
-  }
-  parentPort?.postMessage(reply, reply.ok ? [reply.result.buffer as ArrayBuffer] : []);
-});
+serveTasks(leaves, (digests) => [digests.buffer as ArrayBuffer]);

@@ -3,7 +3,7 @@
  * whichever worker is free, in submission order. Results carry no timing
  * dependence (callers key them by task), so outputs stay deterministic.
  */
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { Oci2fsError, ErrorCode, type ErrorCodeValue } from '../errors.js';
 
@@ -34,6 +34,25 @@ interface Task<R> {
   transfer: ArrayBuffer[];
   resolve: (r: R) => void;
   reject: (e: Error) => void;
+}
+
+/**
+ * Worker side of a pool: answers every task posted to this thread with
+ * `run`'s result (and the buffers `transfer` names, moved not copied) or with
+ * the error it threw or rejected with (see WorkerReply).
+ */
+export function serveTasks<T, R>(run: (task: T) => R | Promise<R>, transfer: (result: R) => ArrayBuffer[] = () => []): void {
+  const port = parentPort;
+  if (!port) return;
+  port.on('message', (task: T) => {
+    // Promise.resolve().then: a synchronous throw becomes a rejection too.
+    Promise.resolve()
+      .then(() => run(task))
+      .then(
+        (result) => port.postMessage({ ok: true, result } satisfies WorkerReply<R>, transfer(result)),
+        (e: unknown) => port.postMessage(errorReply(e)),
+      );
+  });
 }
 
 /** Worker threads to use by default: one per available core. */
