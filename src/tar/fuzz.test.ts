@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isOci2fsError } from '../errors.js';
 import { readTarWithData } from './reader.js';
+import { xorshift32 } from '../../test/harness/image-builder.js';
 
 const HAVE_TAR = spawnSync('tar', ['--version']).status === 0;
 let dir = '';
@@ -41,17 +42,6 @@ after(async () => {
 });
 
 /** xorshift32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /** Offsets of header blocks (blocks whose checksum verifies). */
 function headerBlocks(buf: Buffer): number[] {
@@ -95,7 +85,7 @@ async function run(buf: Buffer): Promise<void> {
 }
 
 test('mutated headers (checksums fixed up) fail only with E_TAR_INVALID / E_LIMIT', { skip: !HAVE_TAR && 'GNU tar missing' }, async () => {
-  const rnd = prng(0x0c12f5);
+  const rnd = xorshift32(0x0c12f5);
   const interesting = [0x00, 0x20, 0x30, 0x37, 0x38, 0x0a, 0x3d, 0x80, 0xff, 0x7f, 0x2f];
   for (const original of archives) {
     const heads = headerBlocks(original);

@@ -247,22 +247,28 @@ export async function buildIndex(images: BuiltImage[], layoutDir: string, opts: 
 }
 
 /** Writes `size` deterministic pseudo-random bytes (xorshift32 seeded by `seed`) to `path`. */
+/** A reproducible 32-bit xorshift generator (Marsaglia 2003) for test data; seed 0 is replaced. */
+export function xorshift32(seed: number): () => number {
+  let x = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
 export async function makeRandomFile(path: string, size: number, seed: number): Promise<void> {
   const CHUNK = 1 << 20;
-  let x = (seed >>> 0) || 0x9e3779b9;
+  const next = xorshift32(seed);
   const fh = await open(path, 'w');
   try {
     for (let done = 0; done < size; done += CHUNK) {
       const n = Math.min(CHUNK, size - done);
       const words = new Uint32Array(Math.ceil(n / 4));
-      for (let i = 0; i < words.length; i++) {
-        x ^= x << 13;
-        x >>>= 0;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        x >>>= 0;
-        words[i] = x;
-      }
+      for (let i = 0; i < words.length; i++) words[i] = next();
       await fh.write(new Uint8Array(words.buffer, 0, n));
     }
   } finally {
