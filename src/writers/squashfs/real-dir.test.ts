@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { scanDirectory } from '../../tree/scan.js';
 import { validateTree } from '../../tree/validate.js';
 import { writeSquashfs } from './writer.js';
-import { hasTool, tryMount, unmount } from './test-support.js';
+import { hasTool, withMount } from './test-support.js';
 
 // compiled to dist-*/src/writers/squashfs; the repository root is four levels up
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -45,13 +45,9 @@ for (const comp of ['gzip', 'zstd', 'lz4'] as const) {
         assert.equal(d.status, 0, `sqfsdiff reports differences:\n${d.stdout?.toString().slice(0, 2000)}${d.stderr?.toString()}`);
       }
     }
-    const m = tryMount(img);
-    if ('reason' in m) { t.skip(m.reason); return; }
-    try {
-      const d = spawnSync('diff', ['-r', '--no-dereference', source, m.dir]);
+    await withMount(t, img, (mnt) => {
+      const d = spawnSync('diff', ['-r', '--no-dereference', source, mnt]);
       assert.equal(d.status, 0, `diff -r found differences:\n${d.stdout?.toString().slice(0, 2000)}`);
-    } finally {
-      unmount(m.dir);
-    }
+    });
   });
 }

@@ -12,7 +12,7 @@ import { isOci2fsError } from '../../errors.js';
 import { writeSquashfs, type SquashfsOptions } from './writer.js';
 import {
   base, checkMounted, checkSqfs2tar, checkUnsquashfsListing, device, dir, diskFile, hasTool, inlineFile, pattern,
-  sha256, special, symlink, tryFuseMount, tryMount, unmount,
+  sha256, special, symlink, tryFuseMount, unmount, withMount,
 } from './test-support.js';
 
 const BS = 4096;
@@ -121,16 +121,9 @@ test('rich tree: unsquashfs listing, sqfs2tar contents/xattrs/hardlinks, unsquas
 
 test('rich tree: kernel loop mount matches the tree file by file', async (t) => {
   const { root, img } = await rich();
-  const m = tryMount(img);
-  if ('reason' in m) {
-    t.skip(m.reason);
-    return;
-  }
-  try {
-    await checkMounted(m.dir, root);
-  } finally {
-    unmount(m.dir);
-  }
+  await withMount(t, img, async (mnt) => {
+    await checkMounted(mnt, root);
+  });
 });
 
 test('rich tree: squashfuse (FUSE) reads it like the tree', async (t) => {
@@ -191,16 +184,9 @@ for (const c of COMPRESSORS) {
     }
     checkUnsquashfsListing(img, root);
     await checkSqfs2tar(img, root);
-    const m = tryMount(img);
-    if ('reason' in m) {
-      t.diagnostic(`kernel check skipped: ${m.reason}`);
-      return;
-    }
-    try {
-      await checkMounted(m.dir, root);
-    } finally {
-      unmount(m.dir);
-    }
+    await withMount(t, img, async (mnt) => {
+      await checkMounted(mnt, root);
+    }, 'note');
   });
 }
 
@@ -264,14 +250,9 @@ test('sparse file over 4 GiB: holes stored as sparse blocks, readable by unsquas
   const img = await build(root, 'sparse.sqfs', { blockSize: 128 * 1024 });
   assert.ok(statSync(img).size < 1 << 20, `image of a sparse file should be small, is ${statSync(img).size}`);
   if (tools) checkUnsquashfsListing(img, root);
-  const m = tryMount(img);
-  if ('reason' in m) {
-    t.skip(m.reason);
-    return;
-  }
-  try {
+  await withMount(t, img, async (mnt) => {
     const { openSync, readSync, closeSync, statSync: st } = await import('node:fs');
-    const p = join(m.dir, 'huge');
+    const p = join(mnt, 'huge');
     assert.equal(st(p).size, size);
     const fd = openSync(p, 'r');
     try {
@@ -288,9 +269,7 @@ test('sparse file over 4 GiB: holes stored as sparse blocks, readable by unsquas
     } finally {
       closeSync(fd);
     }
-  } finally {
-    unmount(m.dir);
-  }
+  });
 });
 
 test('limits and warnings: bad options, too many ids, unsupported xattrs, clamped mtimes', { skip: !tools && 'unsquashfs not installed' }, async () => {
@@ -333,16 +312,9 @@ test('directory headers split on inode number distance; no export table when dis
   assert.equal(sb.readBigUInt64LE(88), 0xffffffffffffffffn, 'lookup_table_start absent');
   assert.match(execFileSync('unsquashfs', ['-s', img]).toString(), /is not exportable via NFS/);
   checkUnsquashfsListing(img, root);
-  const m = tryMount(img);
-  if ('reason' in m) {
-    t.skip(m.reason);
-    return;
-  }
-  try {
-    await checkMounted(m.dir, root);
-  } finally {
-    unmount(m.dir);
-  }
+  await withMount(t, img, async (mnt) => {
+    await checkMounted(mnt, root);
+  });
 });
 
 test('empty root (no files, no fragments) with xattrs on the root: all readers accept it', { skip: !tools && 'unsquashfs not installed' }, async (t) => {
@@ -354,20 +326,13 @@ test('empty root (no files, no fragments) with xattrs on the root: all readers a
   checkUnsquashfsListing(img, root);
   const tar = execFileSync('sqfs2tar', [img]);
   assert.ok(tar.length >= 1024);
-  const m = tryMount(img);
-  if ('reason' in m) {
-    t.skip(m.reason);
-    return;
-  }
-  try {
-    const st = statSync(m.dir);
+  await withMount(t, img, async (mnt) => {
+    const st = statSync(mnt);
     assert.equal(st.mode & 0o7777, 0o700);
     assert.equal(st.uid, 42);
     assert.equal(st.gid, 43);
     assert.equal(Math.floor(st.mtimeMs / 1000), 1_234_567_890);
-    const x = execFileSync('getfattr', ['-n', 'user.root', '--only-values', m.dir]).toString();
+    const x = execFileSync('getfattr', ['-n', 'user.root', '--only-values', mnt]).toString();
     assert.equal(x, 'yes');
-  } finally {
-    unmount(m.dir);
-  }
+  });
 });

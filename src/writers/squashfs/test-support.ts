@@ -10,6 +10,7 @@ import { lstatSync, readFileSync, readlinkSync, readdirSync, mkdtempSync, rmdirS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll } from '../../tree/content.js';
+import type { TestContext } from 'node:test';
 import {
   countLinks, walk, type DirInode, type FileInode, type Inode, type DeviceInode, type SymlinkInode, type SpecialInode,
 } from '../../tree/types.js';
@@ -277,6 +278,32 @@ export function tryFuseMount(image: string): { dir: string } | { reason: string 
 export function unmount(dir: string): void {
   execFileSync('umount', [dir]);
   rmdirSync(dir);
+}
+
+/**
+ * Loop-mounts `image`, runs `use` on the mount point, unmounts (also when
+ * `use` throws). Where mounting is impossible the test is skipped with the
+ * reason (or, with `whenUnavailable: 'note'`, a diagnostic is left and the
+ * test passes on its other checks); false is returned then.
+ */
+export async function withMount(
+  t: TestContext,
+  image: string,
+  use: (dir: string) => void | Promise<void>,
+  whenUnavailable: 'skip' | 'note' = 'skip',
+): Promise<boolean> {
+  const m = tryMount(image);
+  if ('reason' in m) {
+    if (whenUnavailable === 'skip') t.skip(m.reason);
+    else t.diagnostic(`kernel check skipped: ${m.reason}`);
+    return false;
+  }
+  try {
+    await use(m.dir);
+  } finally {
+    unmount(m.dir);
+  }
+  return true;
 }
 
 /** Reads xattrs of a mounted path with getfattr (hex values). */
