@@ -9,7 +9,6 @@
  * producer lock for the key, check again, then download layers, spill them,
  * flatten, finalize, write, and commit the artifact.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
@@ -17,7 +16,7 @@ import type { ImageReference } from '../reference/index.js';
 import { formatReference, enrootUri } from '../reference/index.js';
 import type { Store } from '../store/index.js';
 import { resolveImage, fetchLayers, recordImage, type SourceOptions, type ResolvedImage } from '../source/index.js';
-import { formatPlatform } from '../image/index.js';
+import { formatPlatform, sha256DigestOfStream } from '../image/index.js';
 import type { AddSpec, FinalizeOptions } from '../finalize/finalize.js';
 import { ArtifactCache, type Artifact, type DeliveryMethod } from '../cache/artifacts.js';
 import { artifactKey } from '../cache/key.js';
@@ -65,16 +64,10 @@ export interface ImportResult {
   warnings: { code: string; message: string }[];
 }
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
-
 /** Finalize options that change the tree, in a form fit for the cache key. */
 async function keyedFinalize(opts: ImportOptions, img: ResolvedImage): Promise<Record<string, unknown>> {
   const add = [];
-  for (const a of opts.add) add.push({ ...a, src: await sha256File(a.src) });
+  for (const a of opts.add) add.push({ ...a, src: await sha256DigestOfStream(createReadStream(a.src)) });
   return {
     enroot: opts.enroot ? enrootConfig(img) : null,
     add,

@@ -16,10 +16,10 @@
  *    removed, or deleted so it is spilled again.
  * Where no boot id can be read (not Linux), diffs are fsynced as before.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { sha256DigestOfStream } from '../image/index.js';
 
 /** Where Linux publishes a random id that is new on every boot. */
 const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
@@ -42,12 +42,6 @@ export function markerPath(diff: string): string {
   return `${diff}.unsynced`;
 }
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
-
 /**
  * Whether the existing diff at `path` can be used (see above); a diff that
  * fails its check is deleted (with its marker) and false is returned.
@@ -62,7 +56,7 @@ export async function usableDiff(path: string, diffId: string, me: string | unde
   const [host] = marker.split('\n');
   const [myHost] = (me ?? '').split('\n');
   if (marker === me || host !== myHost) return true;
-  if ((await sha256File(path)) !== diffId) {
+  if ((await sha256DigestOfStream(createReadStream(path, { highWaterMark: 1 << 20 }))) !== diffId) {
     await unlink(path).catch(() => {});
     await unlink(markerPath(path)).catch(() => {});
     return false;

@@ -55,6 +55,13 @@ export function sha256Digest(bytes: Uint8Array): string {
   return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
 }
 
+/** `sha256:<hex>` of a stream of chunks (a file, a member of an archive). */
+export async function sha256DigestOfStream(chunks: AsyncIterable<Uint8Array>): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of chunks) h.update(c);
+  return 'sha256:' + h.digest('hex');
+}
+
 /** The digest of `bytes` with the algorithm of `like` (sha256 or sha512). */
 export function digestWithAlgorithmOf(like: string, bytes: Uint8Array): string {
   const { algorithm } = parseDigest(like);

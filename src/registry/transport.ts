@@ -37,7 +37,6 @@ export function displayUrl(url: string | URL): string {
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
-const discard = discardBody;
 
 export class Transport {
   readonly auth: AuthSession;
@@ -78,7 +77,7 @@ export class Transport {
       const res = await this.fetchHead(cur, { method, headers, ...(body !== undefined ? { body } : {}) });
       if (!REDIRECT_STATUSES.includes(res.status)) return res;
       const loc = res.headers.get('location');
-      await discard(res);
+      await discardBody(res);
       if (!loc) {
         throw new Oci2fsError(ErrorCode.REGISTRY, `${displayUrl(cur)} answered HTTP ${res.status} without a Location header`);
       }
@@ -151,7 +150,7 @@ export class Transport {
       const o = out as RegistryResponse | { res: RegistryResponse };
       const res = 'res' in o ? o.res : o;
       if (!RETRYABLE_STATUSES.includes(res.status) || n >= this.policy.attempts) return out;
-      await discard(res);
+      await discardBody(res);
       const delayMs = retryDelay(this.policy, n, shown, res.headers.get('retry-after'));
       this.events({ type: 'retry', url: shown, attempt: n, delayMs, reason: `HTTP ${res.status}` });
       await sleep(delayMs);
@@ -168,7 +167,7 @@ export class Transport {
     const res = await this.follow(url, spec, sent);
     if (res.status !== 401) return res;
     const challenge = res.headers.get('www-authenticate');
-    await discard(res);
+    await discardBody(res);
     if (!(await this.auth.answerChallenge(t, challenge, sent))) return res;
     return this.follow(url, spec, this.auth.authorization(t));
   }
@@ -189,7 +188,7 @@ export class Transport {
       if (res.status < 200 || res.status >= 300) return { res, bytes: new Uint8Array(0) };
       const declared = Number(res.headers.get('content-length') ?? NaN);
       if (declared > limit) {
-        await discard(res);
+        await discardBody(res);
         throw new Oci2fsError(ErrorCode.LIMIT, `${what} is ${declared} bytes, over the ${limit}-byte limit`);
       }
       const chunks: Uint8Array[] = [];
@@ -198,7 +197,7 @@ export class Transport {
         for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
           total += c.length;
           if (total > limit) {
-            await discard(res);
+            await discardBody(res);
             throw new Oci2fsError(ErrorCode.LIMIT, `${what} exceeds the ${limit}-byte limit`);
           }
           chunks.push(c);

@@ -8,7 +8,6 @@
  * extra pass is needed); a compressed one is hashed once here. Everything is
  * verified again as it is copied into the store.
  */
-import { createHash } from 'node:crypto';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import { detectCompression, DETECT_BYTES } from '../compress/detect.js';
 import {
@@ -20,6 +19,7 @@ import {
   OCI_MANIFEST,
   parseImageConfig,
   sha256Digest,
+  sha256DigestOfStream,
   type Descriptor,
 } from '../image/index.js';
 import { formatReference, parseReference, type LayoutReference } from '../reference/index.js';
@@ -60,9 +60,7 @@ async function hashMember(files: TarFiles, name: string): Promise<string> {
   const key = files.memberKey(name);
   const known = memberDigests.get(key);
   if (known) return known;
-  const h = createHash('sha256');
-  for await (const c of files.open(name, 0)) h.update(c);
-  const digest = `sha256:${h.digest('hex')}`;
+  const digest = await sha256DigestOfStream(files.open(name, 0));
   memberDigests.set(key, digest);
   return digest;
 }
