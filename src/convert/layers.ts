@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { decompressToFile, type DecompressToFileOptions } from '../compress/to-file.js';
 import type { SpillTask } from '../compress/spill-worker.js';
+import { forEachLimited } from '../util/pool.js';
 import { WorkerPool } from '../util/worker-pool.js';
 import { bootIdentity, markerPath, usableDiff } from './unsynced.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
@@ -92,27 +93,16 @@ export async function spillLayers(
   // Largest first, so the last layer to finish is a small one.
   todo.sort((a, b) => b.bytes - a.bytes || a.i - b.i);
   try {
-    let next = 0;
-    let failure: { e: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      while (!failure && next < todo.length) {
-        const { i, dest } = todo[next++];
-        const l = layers[i];
-        try {
-          // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
-          const me = bootIdentity();
-          await spiller.spill(l.blobPath, dest, {
-            label: `layer ${i} (${l.digest})`,
-            expectedDiffId: l.diffId,
-            ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
-          });
-        } catch (e) {
-          failure ??= { e };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: jobs }, worker));
-    if (failure) throw failure.e;
+    await forEachLimited(todo, jobs, async ({ i, dest }) => {
+      const l = layers[i];
+      // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
+      const me = bootIdentity();
+      await spiller.spill(l.blobPath, dest, {
+        label: `layer ${i} (${l.digest})`,
+        expectedDiffId: l.diffId,
+        ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
+      });
+    });
   } finally {
     await spiller.close();
   }

@@ -20,6 +20,7 @@ import {
 } from '../image/index.js';
 import { formatReference, type ImageReference } from '../reference/index.js';
 import { ANNOTATION } from '../store/index.js';
+import { forEachLimited } from '../util/pool.js';
 import { CachedBackend } from './cached-backend.js';
 import { storeRefName } from './names.js';
 import { StoreBackend } from './store-backend.js';
@@ -162,24 +163,6 @@ export async function resolveImage(ref: ImageReference, opts: SourceOptions): Pr
   }
 }
 
-/** Runs `work` over `items` with at most `jobs` at a time; the first failure wins after the running ones settle. */
-async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { e: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (e) {
-        failure ??= { e };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  if (failure) throw failure.e;
-}
-
 /**
  * Makes every layer of `img` present in the store (each verified; each
  * downloaded once even across processes) and returns their blob paths in
@@ -203,7 +186,7 @@ export async function fetchLayers(img: ResolvedImage, opts: SourceOptions): Prom
   if (missing.length > 0) {
     const backend = await openBackend(img.reference, opts);
     try {
-      await pool(missing, opts.jobs ?? SOURCE_DEFAULT_JOBS, async (l) => {
+      await forEachLimited(missing, opts.jobs ?? SOURCE_DEFAULT_JOBS, async (l) => {
         await store.ingestBlob(l, (offset) => backend.openBlob(l, offset), opts.events);
       });
     } finally {
