@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
 import { buildImage, buildIndex, makeRandomFile, type BuiltImage } from '../harness/image-builder.js';
+import type { Fault, RecordedRequest } from '../harness/fault-proxy.js';
 import { pushLayout } from '../harness/push.js';
 import { runCli } from './cli.js';
 
@@ -106,18 +107,27 @@ test('an index: the host platform by default, --platform picks another, digest -
   assert.equal(reg.proxy.count(new RegExp(`/manifests/${arm.manifestDigest}$`)), 0, 'the stored child manifest is reused');
 });
 
-test('a connection dropped mid-blob is resumed with Range and completes', async () => {
+/**
+ * Pulls test/big:v1 into a new store with `faults` on GETs of its second
+ * layer (added in order, so the first is the 1st GET, the second the 2nd...),
+ * expects success, and returns the store and those GETs as the proxy saw them.
+ */
+async function pullBigLayerWithFaults(...faults: Fault[]): Promise<{ store: string; gets: RecordedRequest[] }> {
   const store = await newStore();
   const layer = big.layers[1].digest;
   reg.proxy.resetCounts();
-  reg.proxy.addFault({ path: blobPath(layer), method: 'GET', nth: 1, fault: { kind: 'drop', afterBytes: 1 << 20 } });
+  faults.forEach((fault, i) => reg.proxy.addFault({ path: blobPath(layer), method: 'GET', nth: i + 1, fault }));
   try {
     const r = await pull(store, 'test/big:v1');
     assert.equal(r.code, 0, r.stderr);
   } finally {
     reg.proxy.clearFaults();
   }
-  const gets = reg.proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layer));
+  return { store, gets: reg.proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layer)) };
+}
+
+test('a connection dropped mid-blob is resumed with Range and completes', async () => {
+  const { store, gets } = await pullBigLayerWithFaults({ kind: 'drop', afterBytes: 1 << 20 });
   assert.ok(gets.length >= 2, JSON.stringify(gets));
   assert.equal(gets[0].range, undefined);
   const m = /^bytes=(\d+)-$/.exec(gets[gets.length - 1].range ?? '');
@@ -126,35 +136,14 @@ test('a connection dropped mid-blob is resumed with Range and completes', async 
 });
 
 test('a registry that ignores Range on the resume: the download restarts from zero and completes', async () => {
-  const store = await newStore();
-  const layer = big.layers[1].digest;
-  reg.proxy.resetCounts();
-  reg.proxy.addFault({ path: blobPath(layer), method: 'GET', nth: 1, fault: { kind: 'drop', afterBytes: 1 << 20 } });
-  reg.proxy.addFault({ path: blobPath(layer), method: 'GET', nth: 2, fault: { kind: 'ignore-range' } });
-  try {
-    const r = await pull(store, 'test/big:v1');
-    assert.equal(r.code, 0, r.stderr);
-  } finally {
-    reg.proxy.clearFaults();
-  }
-  const gets = reg.proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layer));
+  const { store, gets } = await pullBigLayerWithFaults({ kind: 'drop', afterBytes: 1 << 20 }, { kind: 'ignore-range' });
   assert.equal(gets.length, 2, JSON.stringify(gets));
   assert.equal(gets[1].fault, 'ignore-range');
   assert.equal((await runCli(['verify', '--store', store])).code, 0);
 });
 
 test('a short body is completed with a Range request', async () => {
-  const store = await newStore();
-  const layer = big.layers[1].digest;
-  reg.proxy.resetCounts();
-  reg.proxy.addFault({ path: blobPath(layer), method: 'GET', nth: 1, fault: { kind: 'short-body', afterBytes: 500_000 } });
-  try {
-    const r = await pull(store, 'test/big:v1');
-    assert.equal(r.code, 0, r.stderr);
-  } finally {
-    reg.proxy.clearFaults();
-  }
-  const gets = reg.proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layer));
+  const { gets } = await pullBigLayerWithFaults({ kind: 'short-body', afterBytes: 500_000 });
   assert.equal(gets[gets.length - 1].range, 'bytes=500000-');
 });
 
