@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite with Node's test runner.
-# Usage: scripts/test.sh [FILTER]   (FILTER: substring of test file paths)
+# Usage: scripts/test.sh [FILTER]   (FILTER: extended regexp matched against test file paths)
 # Ends with one plain summary line: "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p .
-mapfile -t files < <(find dist/src dist/test -name '*.test.js' | sort | grep -- "${1:-}")
+mapfile -t files < <(find dist/src dist/test -name '*.test.js' | sort | grep -E -- "${1:-}")
 if [ ${#files[@]} -eq 0 ]; then echo "no test files match '${1:-}'" >&2; exit 1; fi
 tap=$(mktemp)
 trap 'rm -f "$tap"' EXIT

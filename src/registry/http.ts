@@ -34,6 +34,14 @@ let plainAgent: HttpAgent | undefined;
 let verifiedAgent: HttpsAgent | undefined;
 let unverifiedAgent: HttpsAgent | undefined;
 
+/**
+ * Options for TLS whose certificate is not verified (insecure registries):
+ * an empty CA list, because building the root store (node's bundled roots
+ * plus NODE_EXTRA_CA_CERTS) costs ~40 ms of every command's first TLS
+ * connection, and no certificate is checked against it here.
+ */
+const UNVERIFIED_TLS = { rejectUnauthorized: false, ca: [] as string[] } as const;
+
 /** host[:port] → [host, port] (port 443 by default; IPv6 literals in brackets). */
 function hostPort(host: string): { hostname: string; port: number } {
   const u = new URL(`https://${host}`);
@@ -50,7 +58,7 @@ export function speaksTls(host: string, timeoutMs = TLS_PROBE_TIMEOUT_MS): Promi
   const { hostname, port } = hostPort(host);
   return new Promise((resolve) => {
     let connected = false;
-    const s = connect({ host: hostname, port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(/^[\d.:]+$/.test(hostname) ? {} : { servername: hostname }) });
+    const s = connect({ host: hostname, port, ...UNVERIFIED_TLS, ALPNProtocols: ['http/1.1'], ...(/^[\d.:]+$/.test(hostname) ? {} : { servername: hostname }) });
     const done = (v: boolean): void => {
       clearTimeout(timer);
       s.destroy();
@@ -166,7 +174,7 @@ export function httpFetch(url: URL, init: HttpInit): Promise<HttpResponse> {
     ? (plainAgent ??= new HttpAgent({ keepAlive: true }))
     : init.verifyTls
       ? (verifiedAgent ??= new HttpsAgent({ keepAlive: true }))
-      : (unverifiedAgent ??= new HttpsAgent({ keepAlive: true, rejectUnauthorized: false }));
+      : (unverifiedAgent ??= new HttpsAgent({ keepAlive: true, ...UNVERIFIED_TLS }));
   const send = tls ? httpsRequest : httpRequest;
   return new Promise<HttpResponse>((resolve, reject) => {
     let head: IncomingMessage | undefined;

@@ -1,0 +1,132 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
+import { ImageOutput, type OutputOptions } from './output.js';
+import { xorshift32 } from '../../test/harness/image-builder.js';
+
+/** Magic number of tmpfs in statfs(2) f_type: a file system without O_DIRECT. */
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Writes a pseudo-random pattern of runs (data, zeros, copies from a source
+ * file) at increasing, often unaligned positions with gaps, through
+ * ImageOutput, and checks every byte of the file against a model of it.
+ */
+async function exercise(dir: string, sparse: boolean, seed: number, opts: OutputOptions = {}): Promise<ImageOutput> {
+  const rnd = xorshift32(seed);
+  const size = 40 << 20;
+  const model = Buffer.alloc(size);
+  const srcBytes = Buffer.alloc(3 << 20);
+  for (let i = 0; i < srcBytes.length; i += 4) srcBytes.writeUInt32LE(rnd(), i);
+  const srcPath = join(dir, 'src.bin');
+  writeFileSync(srcPath, srcBytes);
+  const srcFd = openSync(srcPath, 'r');
+  const path = join(dir, `out-${sparse}.img`);
+  const out = await ImageOutput.create(path, size, 'test image', { ...opts, sparse });
+  try {
+    let pos = 0;
+    for (;;) {
+      // gaps and run lengths: sometimes block-sized, sometimes odd, sometimes longer than a buffer
+      const shape = rnd() % 4;
+      const gap = shape === 0 ? 0 : shape === 1 ? 4096 * (rnd() % 3) : rnd() % 9000;
+      const len = shape === 3 ? 1 + (rnd() % (9 << 20)) : shape === 2 ? 4096 * (1 + (rnd() % 40)) : 1 + (rnd() % 70000);
+      pos += gap;
+      if (pos + len > size) break;
+      const kind = rnd() % 3;
+      if (kind === 0) {
+        const data = Buffer.alloc(len);
+        for (let i = 0; i < len; i++) data[i] = i % 7 === 0 ? 0 : (rnd() & 0xff) | 1;
+        await out.write(pos, data);
+        data.copy(model, pos);
+      } else if (kind === 1) {
+        await out.zero(pos, len);
+      } else {
+        const n = Math.min(len, srcBytes.length - 100);
+        const from = rnd() % (srcBytes.length - n);
+        await out.copyFrom(pos, { fd: srcFd, name: srcPath }, from, n);
+        srcBytes.copy(model, pos, from, from + n);
+        pos += n;
+        continue;
+      }
+      pos += len;
+    }
+    await out.close();
+  } finally {
+    closeSync(srcFd);
+  }
+  const got = readFileSync(path);
+  assert.equal(got.length, size);
+  assert.ok(got.equals(model), 'file bytes equal the model');
+  return out;
+}
+
+test('ImageOutput: unaligned runs, gaps, copies and zeros land byte-exact, sparse and dense', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-output-'));
+  try {
+    const fsType = statfsSync(dir).type;
+    for (const sparse of [true, false]) {
+      for (const seed of [1, 2, 3]) {
+        const out = await exercise(dir, sparse, seed * 10 + Number(sparse));
+        // on a disk file system (ext4, xfs, btrfs) whole blocks went out through O_DIRECT
+        if (fsType !== TMPFS_MAGIC) assert.equal(out.directIo, true, `O_DIRECT in use on ${dir} (f_type 0x${fsType.toString(16)})`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ImageOutput: same bytes on tmpfs, whether or not it takes O_DIRECT (kernel 6.6 and later do)', async (t) => {
+  const shm = '/dev/shm';
+  if (!existsSync(shm) || statfsSync(shm).type !== TMPFS_MAGIC) {
+    t.skip(`${shm} is not a tmpfs here`);
+    return;
+  }
+  const dir = mkdtempSync(join(shm, 'oci2fs-output-'));
+  try {
+    await exercise(dir, true, 77);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ImageOutput: an O_DIRECT write refused with EINVAL (FUSE, NFS) is redone buffered, and so are later ones', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-output-'));
+  try {
+    const refusals: number[] = [];
+    const refusing = async (path: string): Promise<FileHandle> => {
+      const real = await open(path, 'r+');
+      return Object.assign(Object.create(real) as FileHandle, {
+        write: (_b: Buffer, _o: number, len: number) => {
+          refusals.push(len);
+          return Promise.reject(Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' }));
+        },
+        close: () => real.close(),
+      });
+    };
+    const out = await exercise(dir, false, 5, { openDirect: refusing });
+    assert.equal(refusals.length, 1, 'one refused write, then the direct handle is dropped');
+    assert.equal(out.directIo, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ImageOutput: direct: false writes through the page cache only', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-output-'));
+  try {
+    const path = join(dir, 'x.img');
+    const out = await ImageOutput.create(path, 8192, 'test image', { direct: false });
+    assert.equal(out.directIo, false);
+    await out.write(100, Buffer.from('hello'));
+    await out.close();
+    const got = readFileSync(path);
+    assert.equal(got.subarray(100, 105).toString(), 'hello');
+    assert.equal(got.length, 8192);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
