@@ -1,37 +1,39 @@
 /**
- * Sequential image output: buffers small writes, flushes to a file handle
- * in ~1 MiB pieces, tracks the position, and optionally feeds an fs-verity
- * hasher with every byte (for the composefs image digest).
+ * Sequential image output: collects small writes, hands them to an
+ * ImageOutput (large buffers, whole blocks through O_DIRECT) in ~1 MiB
+ * batches, tracks the position, and optionally feeds an fs-verity hasher
+ * with every byte (for the composefs image digest).
  */
-import type { FileHandle } from 'node:fs/promises';
-import { writeSync } from 'node:fs';
 import type { FsverityHasher } from '../../fsverity/index.js';
+import type { ImageOutput } from '../output.js';
 
+/** Batch size: pending pieces are handed to the output once this much is queued. */
 const FLUSH_AT = 1 << 20;
-/** Pieces at least this large are written without being copied into the pending buffer. */
-const DIRECT_AT = 64 << 10;
+/** A piece this large (file data) is handed over at the next drain(), whatever is queued. */
+const LARGE_PIECE = 64 << 10;
 const ZEROS = Buffer.alloc(1 << 16);
 
 export class ImageSink {
   pos = 0;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** Bytes of `pending` already handed to the output (pending[0] is at written). */
+  private written = 0;
+  private large = false;
 
-  constructor(private readonly fh: FileHandle, private readonly hasher?: FsverityHasher) {}
+  constructor(private readonly out: ImageOutput, private readonly hasher?: FsverityHasher) {}
 
-  /** Appends bytes (copied only when flushed; do not mutate `b` until then). */
+  /**
+   * Appends bytes. They are not copied here: `b` must stay unchanged until
+   * the next drain() or flush() (stream readers reuse nothing before that:
+   * the serializer drains after every chunk it reads).
+   */
   write(b: Uint8Array): void {
     if (b.length === 0) return;
-    if (b.length >= DIRECT_AT) {
-      // Large pieces (file data) go out directly instead of through a copy.
-      this.flushSync();
-      this.out(b);
-      this.pos += b.length;
-      return;
-    }
     this.pending.push(b);
     this.pendingBytes += b.length;
     this.pos += b.length;
+    if (b.length >= LARGE_PIECE) this.large = true;
   }
 
   /** Appends `n` zero bytes. */
@@ -49,31 +51,21 @@ export class ImageSink {
     if (r !== 0) this.pad(a - r);
   }
 
-  /** Flushes when enough is buffered; call regularly from loops. */
+  /** Hands queued bytes over when a batch is full or a large piece is queued; call after every write of borrowed data. */
   async drain(): Promise<void> {
-    if (this.pendingBytes >= FLUSH_AT) await this.flush();
+    if (this.pendingBytes >= FLUSH_AT || this.large) await this.flush();
   }
 
+  /** Hashes and hands over everything queued (the output copies it, so callers may reuse their buffers afterwards). */
   async flush(): Promise<void> {
-    this.flushSync();
-  }
-
-  private flushSync(): void {
-    if (this.pendingBytes === 0) return;
-    const buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    const pieces = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    this.out(buf);
-  }
-
-  /**
-   * Hashes and writes bytes now. Synchronous writes: a thread-pool round
-   * trip per MiB cost more (idle main thread) than the copy into the page
-   * cache itself.
-   */
-  private out(buf: Uint8Array): void {
-    this.hasher?.update(buf);
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.fh.fd, buf, off, buf.length - off);
+    this.large = false;
+    for (const p of pieces) {
+      this.hasher?.update(p);
+      await this.out.write(this.written, p);
+      this.written += p.length;
+    }
   }
 }
