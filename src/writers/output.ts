@@ -119,7 +119,7 @@ export class ImageOutput {
       return new ImageOutput(fh, direct, path, what, opts.sparse ?? true);
     } catch (e) {
       await fh?.close().catch(() => undefined);
-      throw new Oci2fsError(ErrorCode.IO, `Cannot create ${what} ${path}: ${(e as Error).message}`, { cause: e });
+      throw new Oci2fsError(ErrorCode.IO, `Cannot create ${what} ${path}: ${(e as Error).message}. Check that the directory exists and is writable.`, { cause: e });
     }
   }
 

@@ -17,13 +17,12 @@
  *   so they can never match (same output, most bytes never hashed).
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { readContent } from '../../tree/content.js';
 import type { FileInode } from '../../tree/types.js';
 import type { BlockResult, CompressPool } from '../compressors/pool.js';
+import type { ImageOutput } from '../output.js';
 import { DATA_UNCOMPRESSED, INVALID_FRAGMENT } from './constants.js';
-import { writeAll } from './io.js';
 import { ContentSource, isPlainFile } from './source.js';
 
 /** Where a file's data ended up. Filled in asynchronously; complete after `finish()`. */
@@ -69,7 +68,7 @@ export class DataWriter {
 
   /** `files`: every file that will be added (to know which sizes can repeat). */
   constructor(
-    private readonly fh: FileHandle,
+    private readonly out: ImageOutput,
     start: number,
     private readonly pool: CompressPool,
     private readonly blockSize: number,
@@ -112,7 +111,7 @@ export class DataWriter {
 
   private async writeBlock(r: BlockResult): Promise<number> {
     const len = r.data.length;
-    await writeAll(this.fh, r.data, this.pos);
+    await this.out.write(this.pos, r.data);
     this.pos += len;
     this.pool.recycle(r);
     return r.compressed ? len : len | DATA_UNCOMPRESSED;

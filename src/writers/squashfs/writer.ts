@@ -10,7 +10,6 @@
  * See docs/squashfs.md for the rules and choices.
  */
 import { availableParallelism } from 'node:os';
-import { open } from 'node:fs/promises';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { silent, type ProgressListener } from '../../events.js';
 import { walk, type Inode, type ValidatedTree } from '../../tree/types.js';
@@ -22,7 +21,7 @@ import {
 } from './constants.js';
 import { DataWriter, type FileData } from './data.js';
 import { Bytes } from './bytes.js';
-import { writeAll } from './io.js';
+import { ImageOutput } from '../output.js';
 import { encodeLookupTable } from './metadata.js';
 import { planInodes } from './order.js';
 import { encodeSuperblock } from './superblock.js';
@@ -91,9 +90,9 @@ export async function writeSquashfs(
   const plan = planInodes(tree.root);
   const totalBytes = plan.files.reduce((n, f) => n + f.size, 0);
 
-  const fh = await open(outPath, 'w').catch((e: unknown) => {
-    throw new Oci2fsError(ErrorCode.IO, `Cannot create squashfs image ${outPath}: ${(e as Error).message}. Check that the directory exists and is writable.`, { cause: e });
-  });
+  // dense (every byte written: a rewound duplicate's blocks are overwritten, never skipped as zeros)
+  const out = await ImageOutput.create(outPath, 0, 'squashfs image', { sparse: false });
+  let closed = false;
   const pool = new CompressPool(spec, jobs);
   let data: DataWriter | null = null;
   try {
@@ -102,12 +101,12 @@ export async function writeSquashfs(
     let pos = SUPERBLOCK_SIZE;
     if (options) {
       const block = new Bytes().u16(options.length | METADATA_UNCOMPRESSED).raw(options).bytes();
-      await writeAll(fh, block, pos);
+      await out.write(pos, block);
       pos += block.length;
     }
 
     // Data area.
-    data = new DataWriter(fh, pos, pool, blockSize, Math.max(1, jobs) * BLOCKS_PER_JOB, plan.files);
+    data = new DataWriter(out, pos, pool, blockSize, Math.max(1, jobs) * BLOCKS_PER_JOB, plan.files);
     const fileData = new Map<Inode, FileData>();
     let lastReport = 0;
     for (let i = 0; i < plan.files.length; i++) {
@@ -190,18 +189,19 @@ export async function writeSquashfs(
     });
     let at = inodeTableStart;
     for (const part of parts) {
-      await writeAll(fh, part, at);
+      await out.write(at, part);
       at += part.length;
     }
-    await writeAll(fh, sb, 0);
+    await out.write(0, sb);
     // A deduplicated last file may have left bytes past the end: cut them.
-    await fh.truncate(padded);
+    closed = true;
+    await out.close(padded);
     return { bytes: padded, inodes: plan.order.length };
   } catch (e) {
     await data?.abandon();
     throw e instanceof Oci2fsError ? e : new Oci2fsError(ErrorCode.IO, `Writing squashfs image ${outPath} failed: ${String((e as Error)?.message ?? e)}`, { cause: e });
   } finally {
     await pool.close();
-    await fh.close();
+    if (!closed) await out.close().catch(() => undefined);
   }
 }
