@@ -9,40 +9,16 @@
  * the caller fills the other, so reading file contents (synchronous reads
  * straight into the buffer, see `copyFrom`) overlaps writing the image.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { constants as fsc, readSync } from 'node:fs';
+import { constants, open, type FileHandle } from 'node:fs/promises';
+import { readSync } from 'node:fs';
 import { Oci2fsError, ErrorCode } from '../errors.js';
+import { alignedBuffer, directUnsupported, DIRECT_ALIGN, O_DIRECT } from './direct-io.js';
 
 /** Size of each coalescing buffer. */
 const BUFFER_SIZE = 8 << 20;
 /** Granularity of hole detection (the filesystem block size). */
 const SPARSE_UNIT = 4096;
 const ZERO_UNIT = Buffer.alloc(SPARSE_UNIT);
-/**
- * Alignment of O_DIRECT transfers: file offset, length and memory address
- * (open(2): the logical block size of the device, 512 or 4096; 4096 covers
- * both).
- */
-const DIRECT_ALIGN = 4096;
-/** WebAssembly page size (the unit of WebAssembly.Memory sizes). */
-const WASM_PAGE = 65536;
-
-/**
- * A buffer whose memory starts on a page boundary, as O_DIRECT needs:
- * WebAssembly memories are mmap'ed, so their first byte is page-aligned
- * (node's Buffer allocations promise no alignment).
- */
-function alignedBuffer(size: number): Buffer {
-  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
-  const mem = new wasm.Memory({ initial: Math.ceil(size / WASM_PAGE) });
-  return Buffer.from(mem.buffer, 0, size);
-}
-
-/** Whether `e` says the file system refuses O_DIRECT (tmpfs, some FUSE and network file systems). */
-function directUnsupported(e: unknown): boolean {
-  return (e as NodeJS.ErrnoException)?.code === 'EINVAL';
-}
-
 /** True when buf[from, to) is all zero bytes. */
 function isZero(buf: Buffer, from: number, to: number): boolean {
   return buf.compare(ZERO_UNIT, 0, to - from, from, to) === 0;
@@ -56,7 +32,7 @@ export interface SourceFile {
 
 /** Opens `path` for writing with O_DIRECT (rejects with EINVAL where the file system refuses). */
 function openDirect(path: string): Promise<FileHandle> {
-  return open(path, fsc.O_WRONLY | fsc.O_DIRECT);
+  return open(path, constants.O_WRONLY | O_DIRECT);
 }
 
 export interface OutputOptions {
@@ -110,7 +86,7 @@ export class ImageOutput {
       fh = await open(path, 'w');
       await fh.truncate(size);
       let direct: FileHandle | null = null;
-      if ((opts.direct ?? true) && fsc.O_DIRECT) {
+      if ((opts.direct ?? true) && O_DIRECT) {
         direct = await (opts.openDirect ?? openDirect)(path).catch((e: unknown) => {
           if (directUnsupported(e)) return null;
           throw e;

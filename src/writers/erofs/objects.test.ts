@@ -22,7 +22,7 @@ async function makeFiles(d: string): Promise<{ files: [string, FileInode, Buffer
     parts.push(data);
     off += data.length;
   };
-  for (const n of [4095, 4096, 4097, 300_000, (1 << 20) + 1, 3 << 20]) packed(`f${n}`, bytes(n, `o${n}`));
+  for (const n of [4095, 4096, 4097, 65_537, 300_000, 1 << 20, (1 << 20) + 1, 3 << 20]) packed(`f${n}`, bytes(n, `o${n}`));
   packed('dup4097', bytes(4097, 'o4097')); // same content as f4097
   // Sparse: 5 MiB logical, data at 0 (5000 bytes) and at 3 MiB (10000 bytes).
   const s1 = bytes(5000, 's1');
