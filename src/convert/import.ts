@@ -111,7 +111,7 @@ async function writeAtomically(out: string, write: (tmp: string) => Promise<Reco
 }
 
 async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img: ResolvedImage): Promise<TreeResult> {
-  const { spillLayers, treeFromLayers } = await builder();
+  const { startSpill, treeFromLayers } = await builder();
   const sourceOpts = { ...opts.source, store: opts.store, events: opts.events };
   const blobPaths = await fetchLayers(img, sourceOpts);
   await recordImage(ref, img, sourceOpts);
@@ -122,21 +122,30 @@ async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img:
       `Image ${formatReference(ref)} has ${img.layers.length} layers but its config lists ${diffIds.length} diff_ids`,
     );
   }
-  const tars = await spillLayers(
+  // Layer i is flattened as soon as its spill is done, while later layers still decompress.
+  const spill = await startSpill(
     opts.store.root,
     img.layers.map((l, i) => ({ blobPath: blobPaths[i], digest: l.digest, diffId: diffIds[i] })),
     { events: opts.events },
   );
-  return treeFromLayers(
-    tars.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path })),
-    {
-      provenance: opts.provenance ? provenanceOf(ref, img) : false,
-      enroot: opts.enroot ? enrootConfig(img) : undefined,
-      add: opts.add,
-      sourceDateEpoch: opts.sourceDateEpoch,
-    },
-    { lenient: opts.lenient, events: opts.events },
-  );
+  let tree: TreeResult;
+  try {
+    tree = await treeFromLayers(
+      spill.paths.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path, ready: spill.ready[i] })),
+      {
+        provenance: opts.provenance ? provenanceOf(ref, img) : false,
+        enroot: opts.enroot ? enrootConfig(img) : undefined,
+        add: opts.add,
+        sourceDateEpoch: opts.sourceDateEpoch,
+      },
+      { lenient: opts.lenient, events: opts.events },
+    );
+  } catch (e) {
+    await spill.done.catch(() => undefined); // no spill left running behind an error
+    throw e;
+  }
+  await spill.done;
+  return tree;
 }
 
 /** Imports `ref` as `opts.format` into `opts.output`. */

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { diffPath, spillLayers, SPILL_WORKER_MIN_BYTES, type SpillInput } from './layers.js';
+import { diffPath, spillLayers, startSpill, SPILL_WORKER_MIN_BYTES, type SpillInput } from './layers.js';
 import { isOci2fsError } from '../errors.js';
 
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -56,6 +56,38 @@ test('spillLayers on workers: a corrupt gzip layer is E_COMPRESSION naming the l
     writeFileSync(f.layers[0].blobPath, gz);
     await assert.rejects(spillLayers(f.root, f.layers, { jobs: 2 }), (e) => isOci2fsError(e, 'E_COMPRESSION') && /layer 0/.test(e.message));
     assert.deepEqual(readdirSync(join(f.root, 'diffs', 'sha256')).filter((n) => n.includes('.tmp-')), []);
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
+
+test('startSpill: every layer says when it is ready; a failure rejects the failed layer and every one never spilled', async () => {
+  const f = fixture(4, 1 << 20);
+  try {
+    // one job, layer order: layer 1 fails, so layers 2 and 3 never start
+    f.layers[1] = { ...f.layers[1], diffId: sha(Buffer.from('something else')) };
+    const plan = await startSpill(f.root, f.layers, { jobs: 1 });
+    const settled = await Promise.allSettled(plan.ready);
+    assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'rejected', 'rejected']);
+    for (const s of settled.slice(1)) assert.ok(s.status === 'rejected' && isOci2fsError(s.reason, 'E_DIGEST_MISMATCH'));
+    await assert.rejects(plan.done, (e) => isOci2fsError(e, 'E_DIGEST_MISMATCH'));
+    assert.ok(readFileSync(plan.paths[0]).equals(f.plain[0]), 'layer 0 was spilled before the failure');
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
+
+test('startSpill: layers spill in layer order, so layer 0 is ready before the last one', async () => {
+  const f = fixture(3, 1 << 20);
+  try {
+    const plan = await startSpill(f.root, f.layers, { jobs: 1 });
+    const order: number[] = [];
+    await Promise.all(plan.ready.map((r, i) => r.then(() => order.push(i))));
+    await plan.done;
+    assert.deepEqual(order, [0, 1, 2]);
+    // a second plan finds everything in place: ready at once, nothing to do
+    const again = await startSpill(f.root, f.layers, { jobs: 1 });
+    await Promise.all([...again.ready, again.done]);
   } finally {
     rmSync(f.root, { recursive: true, force: true });
   }

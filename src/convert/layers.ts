@@ -57,6 +57,20 @@ export function diffPath(storeRoot: string, diffId: string): string {
   return join(storeRoot, 'diffs', 'sha256', m[1]);
 }
 
+/** A spill under way: where each layer's tar is, when each is ready, and when all work ended. */
+export interface SpillPlan {
+  /** Uncompressed tar per layer, in layer order. */
+  paths: string[];
+  /**
+   * Per layer: settles when its tar is in place and verified (at once for
+   * one already there); rejects with the spill's failure. Never left pending:
+   * after a failure, layers that were not spilled reject with it too.
+   */
+  ready: Promise<void>[];
+  /** Settles when every spill ended and the workers are gone; rejects with the first failure. */
+  done: Promise<void>;
+}
+
 /**
  * Ensures an uncompressed, verified tar exists for each layer; returns the
  * paths in layer order. A layer stored uncompressed is used in place.
@@ -68,43 +82,93 @@ export async function spillLayers(
   layers: SpillInput[],
   opts: { events?: ProgressListener; jobs?: number } = {},
 ): Promise<string[]> {
+  const plan = await startSpill(storeRoot, layers, opts);
+  await plan.done;
+  return plan.paths;
+}
+
+/**
+ * Starts spilling (see spillLayers) and returns at once with each layer's
+ * readiness, so a consumer can read layer 0 while later layers decompress.
+ * Layers start in layer order, so the first ones are ready first.
+ */
+export async function startSpill(
+  storeRoot: string,
+  layers: SpillInput[],
+  opts: { events?: ProgressListener; jobs?: number } = {},
+): Promise<SpillPlan> {
   await mkdir(join(storeRoot, 'diffs', 'sha256'), { recursive: true });
-  const out: string[] = new Array(layers.length);
-  const todo: { i: number; dest: string; bytes: number }[] = [];
+  const paths: string[] = new Array(layers.length);
+  const ready: Promise<void>[] = new Array(layers.length).fill(Promise.resolve());
+  const todo: { i: number; dest: string; bytes: number; settle: Deferred }[] = [];
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i];
     opts.events?.({ type: 'layer-start', index: i, digest: l.digest });
     if (l.digest === l.diffId) {
-      out[i] = l.blobPath; // the blob is the uncompressed tar and was verified by its digest
+      paths[i] = l.blobPath; // the blob is the uncompressed tar and was verified by its digest
       continue;
     }
     const dest = diffPath(storeRoot, l.diffId);
-    out[i] = dest;
+    paths[i] = dest;
     const have = await stat(dest).catch(() => undefined);
     if (have?.isFile() && (await usableDiff(dest, l.diffId))) continue;
-    const blob = await stat(l.blobPath).catch(() => undefined);
     // Two entries for one diff_id (a layer repeated) spill once.
-    if (!todo.some((t) => t.dest === dest)) todo.push({ i, dest, bytes: blob?.size ?? 0 });
+    const same = todo.find((t) => t.dest === dest);
+    if (same) {
+      ready[i] = same.settle.promise;
+      continue;
+    }
+    const blob = await stat(l.blobPath).catch(() => undefined);
+    const settle = deferred();
+    ready[i] = settle.promise;
+    todo.push({ i, dest, bytes: blob?.size ?? 0, settle });
   }
-  if (todo.length === 0) return out;
+  if (todo.length === 0) return { paths, ready, done: Promise.resolve() };
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length));
   const total = todo.reduce((a, t) => a + t.bytes, 0);
   const spiller = jobs > 1 && total >= SPILL_WORKER_MIN_BYTES ? workerSpiller(jobs) : inlineSpiller();
-  // Largest first, so the last layer to finish is a small one.
-  todo.sort((a, b) => b.bytes - a.bytes || a.i - b.i);
-  try {
-    await forEachLimited(todo, jobs, async ({ i, dest }) => {
-      const l = layers[i];
-      // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
-      const me = bootIdentity();
-      await spiller.spill(l.blobPath, dest, {
-        label: `layer ${i} (${l.digest})`,
-        expectedDiffId: l.diffId,
-        ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
+  const run = async (): Promise<void> => {
+    try {
+      await forEachLimited(todo, jobs, async ({ i, dest, settle }) => {
+        const l = layers[i];
+        // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
+        const me = bootIdentity();
+        try {
+          await spiller.spill(l.blobPath, dest, {
+            label: `layer ${i} (${l.digest})`,
+            expectedDiffId: l.diffId,
+            ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
+          });
+          settle.resolve();
+        } catch (e) {
+          settle.reject(e);
+          throw e;
+        }
       });
-    });
-  } finally {
-    await spiller.close();
-  }
-  return out;
+    } catch (e) {
+      for (const t of todo) t.settle.reject(e); // the ones never started
+      throw e;
+    } finally {
+      await spiller.close();
+    }
+  };
+  return { paths, ready, done: run() };
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** A promise settled from outside; its rejection counts as handled (consumers await it later, or not at all). */
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import type { DirInode, ValidatedTree } from '../tree/types.js';
 import { flattenLayers } from '../tree/flatten.js';
 import { scanDirectory } from '../tree/scan.js';
-import { readTarFile } from '../tar/reader.js';
+import { readTarFile, type TarReadOptions } from '../tar/reader.js';
+import type { TarEntry } from '../tar/entry.js';
 import { finalizeTree, type FinalizeOptions } from '../finalize/finalize.js';
 import { parseDumpfile } from '../dumpfile/index.js';
 import type { ProgressListener } from '../events.js';
@@ -18,17 +19,23 @@ export interface TreeResult {
 
 /** Flattens uncompressed layer tars (in order) and finalizes the result. */
 export async function treeFromLayers(
-  tarPaths: { label: string; path: string }[],
+  tarPaths: { label: string; path: string; ready?: Promise<void> }[],
   finalize: FinalizeOptions,
   opts: { lenient?: boolean; events?: ProgressListener },
 ): Promise<TreeResult> {
   const layers = tarPaths.map((l) => ({
     label: l.label,
     tarPath: l.path,
-    entries: readTarFile(l.path, { label: l.label, lenient: opts.lenient }),
+    entries: entriesWhenReady(l.path, l.ready, { label: l.label, lenient: opts.lenient }),
   }));
   const { root, warnings } = await flattenLayers(layers, { lenient: opts.lenient, events: opts.events });
   return { tree: await finalizeTree(root, finalize), warnings };
+}
+
+/** The entries of a layer tar, read once `ready` (its spill) settled. */
+async function* entriesWhenReady(path: string, ready: Promise<void> | undefined, opts: TarReadOptions): AsyncGenerator<TarEntry> {
+  await ready;
+  yield* readTarFile(path, opts);
 }
 
 /** A directory on disk as a tree (`dir:PATH`), under the same root rule as layers. */
