@@ -5,15 +5,20 @@
  * into place only when complete and (if given) matching the expected diffID.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readSync } from 'node:fs';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Oci2fsError, ErrorCode, isOci2fsError } from '../errors.js';
 import { DETECT_BYTES, detectCompression, type Compression } from './detect.js';
 import { decoderStages, type DecompressOptions } from './decompress.js';
+import { DEFAULT_MAX_RATIO, RATIO_GRACE_BYTES } from './guard.js';
+import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
+
+/** Read size when hashing a file igzip wrote. */
+const HASH_READ = 1 << 20;
 
 /** Buffered bytes before the write stream applies backpressure. */
 export const WRITE_CHUNK = 1 << 20;
@@ -27,6 +32,10 @@ export interface DecompressToFileOptions extends DecompressOptions {
    * after a crash the file is known to need checking (see convert/unsynced.ts).
    */
   unsyncedMarker?: { path: string; content: string };
+  /** gzip through igzip when installed (default true; see igzip.ts). */
+  igzip?: boolean;
+  /** Smallest compressed size handed to igzip (default IGZIP_MIN_BYTES). */
+  igzipMinBytes?: number;
 }
 
 export interface DecompressToFileResult {
@@ -35,6 +44,8 @@ export interface DecompressToFileResult {
   /** Uncompressed size in bytes. */
   size: number;
   compression: Compression;
+  /** What decoded it: igzip, or node's own decoders (zlib, zstd). */
+  decoder: 'igzip' | 'node';
 }
 
 function ioError(label: string, what: string, e: unknown): Oci2fsError {
@@ -59,19 +70,125 @@ export async function decompressToFile(
   } catch (e) {
     throw ioError(opts.label, `cannot read ${srcPath}`, e);
   }
-  let out: FileHandle | undefined;
-  try {
-    out = await open(tmp, 'wx', 0o644);
-  } catch (e) {
-    throw ioError(opts.label, `cannot create ${tmp}`, e);
-  }
   let done = false;
+  try {
+    const fast = compression === 'gzip' && opts.igzip !== false ? await viaIgzip(srcPath, tmp, opts) : null;
+    const decoded = fast ?? (await viaStreams(srcPath, tmp, compression, opts));
+    const diffId = `sha256:${decoded.hex}`;
+    if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
+      throw new Oci2fsError(
+        ErrorCode.DIGEST_MISMATCH,
+        `${opts.label}: uncompressed layer has diffID ${diffId}, but the image config says ${opts.expectedDiffId}; ` +
+          'the layer or config is corrupt or tampered with — re-fetch the image',
+      );
+    }
+    if (opts.unsyncedMarker) {
+      try {
+        await writeDurably(opts.unsyncedMarker.path, opts.unsyncedMarker.content);
+      } catch (e) {
+        throw ioError(opts.label, `cannot write ${opts.unsyncedMarker.path}`, e);
+      }
+    }
+    try {
+      await rename(tmp, destPath);
+    } catch (e) {
+      throw ioError(opts.label, `cannot rename ${tmp} to ${destPath}`, e);
+    }
+    done = true;
+    await syncDir(dirname(destPath));
+    return { diffId, size: decoded.size, compression, decoder: fast ? 'igzip' : 'node' };
+  } finally {
+    if (!done) await unlink(tmp).catch(() => {});
+  }
+}
+
+/** What a decode path wrote to the temp file (closed; fsynced unless a marker covers it). */
+interface Decoded {
+  hex: string;
+  size: number;
+}
+
+/** Creates the temp file (exclusively: the name is random, a clash is a bug). */
+async function createTemp(tmp: string, label: string): Promise<FileHandle> {
+  try {
+    return await open(tmp, 'wx+', 0o644); // read back to hash after igzip
+  } catch (e) {
+    throw ioError(label, `cannot create ${tmp}`, e);
+  }
+}
+
+/** The decompression-bomb limit of a whole input of `inputSize` bytes (RatioGuard's rule at its end). */
+function outputLimit(inputSize: number, opts: DecompressOptions): number {
+  const ratio = Math.max(opts.ratioGraceBytes ?? RATIO_GRACE_BYTES, (opts.maxRatio ?? DEFAULT_MAX_RATIO) * Math.max(1, inputSize));
+  return Math.min(opts.maxOutput ?? Number.POSITIVE_INFINITY, ratio);
+}
+
+/**
+ * gzip through igzip (see igzip.ts), then hashed from the page cache; null
+ * when igzip is not installed, the layer is small, or its verdict needs
+ * zlib's (the temp file is then removed again).
+ */
+async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOptions): Promise<Decoded | null> {
+  const tools = igzipTools();
+  if (!tools) return null;
+  let inputSize: number;
+  try {
+    inputSize = (await stat(srcPath)).size;
+  } catch (e) {
+    throw ioError(opts.label, `cannot read ${srcPath}`, e);
+  }
+  if (inputSize < (opts.igzipMinBytes ?? IGZIP_MIN_BYTES)) return null;
+  const limit = outputLimit(inputSize, opts);
+  const out = await createTemp(tmp, opts.label);
+  let result: Decoded | null = null;
+  try {
+    const outcome = await igzipToFd(tools, srcPath, out.fd, limit);
+    if (outcome.kind === 'limit') {
+      throw new Oci2fsError(
+        ErrorCode.LIMIT,
+        `${opts.label}: decompressed size exceeds ${limit} bytes (${inputSize} compressed bytes at most ${opts.maxRatio ?? DEFAULT_MAX_RATIO}:1); ` +
+          'this looks like a decompression bomb; raise maxRatio only if you trust this image',
+      );
+    }
+    if (outcome.kind === 'ok') {
+      const r = hashFd(out.fd);
+      if (endsWithTrailerFor(srcPath, r.size)) {
+        if (opts.unsyncedMarker === undefined) await out.sync();
+        result = r;
+      }
+    }
+  } catch (e) {
+    if (isOci2fsError(e)) throw e;
+    throw ioError(opts.label, `cannot decompress ${srcPath} to ${tmp}`, e);
+  } finally {
+    await out.close().catch(() => {});
+    if (!result) await unlink(tmp).catch(() => {});
+  }
+  return result;
+}
+
+/** sha256 and size of a file's bytes, read through one reused buffer. */
+function hashFd(fd: number): Decoded {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_READ);
+  let size = 0;
+  for (;;) {
+    const n = readSync(fd, buf, 0, HASH_READ, size);
+    if (n === 0) break;
+    hash.update(n === HASH_READ ? buf : buf.subarray(0, n));
+    size += n;
+  }
+  return { hex: hash.digest('hex'), size };
+}
+
+/** Any compression through node's decoders, as native streams: decoding, hashing and writing overlap. */
+async function viaStreams(srcPath: string, tmp: string, compression: Compression, opts: DecompressToFileOptions): Promise<Decoded> {
+  const out = await createTemp(tmp, opts.label);
   try {
     const hash = createHash('sha256');
     let size = 0;
     const { stages, readChunk } = decoderStages(compression, opts);
-    // Native streams end to end: decoding, hashing and writing overlap, and
-    // backpressure bounds memory to a few chunks.
+    // Backpressure bounds memory to a few chunks.
     const tap = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         hash.update(chunk);
@@ -91,34 +208,9 @@ export async function decompressToFile(
       if (isZlibError(e)) throw gzipCorrupt(opts.label, e);
       throw ioError(opts.label, `cannot decompress ${srcPath} to ${tmp}`, e);
     }
-    const diffId = `sha256:${hash.digest('hex')}`;
-    if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
-      throw new Oci2fsError(
-        ErrorCode.DIGEST_MISMATCH,
-        `${opts.label}: uncompressed layer has diffID ${diffId}, but the image config says ${opts.expectedDiffId}; ` +
-          'the layer or config is corrupt or tampered with — re-fetch the image',
-      );
-    }
-    await out.close();
-    out = undefined;
-    if (opts.unsyncedMarker) {
-      try {
-        await writeDurably(opts.unsyncedMarker.path, opts.unsyncedMarker.content);
-      } catch (e) {
-        throw ioError(opts.label, `cannot write ${opts.unsyncedMarker.path}`, e);
-      }
-    }
-    try {
-      await rename(tmp, destPath);
-    } catch (e) {
-      throw ioError(opts.label, `cannot rename ${tmp} to ${destPath}`, e);
-    }
-    done = true;
-    await syncDir(dirname(destPath));
-    return { diffId, size, compression };
+    return { hex: hash.digest('hex'), size };
   } finally {
-    if (out) await out.close().catch(() => {});
-    if (!done) await unlink(tmp).catch(() => {});
+    await out.close().catch(() => {});
   }
 }
 

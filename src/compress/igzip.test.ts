@@ -1,0 +1,123 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { ErrorCode, isOci2fsError } from '../errors.js';
+import { xorshift32 } from '../../test/harness/image-builder.js';
+import { igzipTools } from './igzip.js';
+import { decompressToFile, type DecompressToFileOptions } from './to-file.js';
+
+/** Layer-like bytes (letters from a 32-symbol alphabet: compresses ~1.6x); `size` a multiple of 4. */
+function layerBytes(size: number, seed: number): Buffer {
+  const next = xorshift32(seed);
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 4) b.writeUInt32LE(((next() & 0x1f1f1f1f) | 0x40404040) >>> 0, i);
+  return b;
+}
+
+const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const tools = igzipTools();
+const skip = tools ? false : 'igzip or prlimit is not installed (Debian package isal): only the zlib path runs here';
+
+/** Decodes `gz` with igzip allowed (any size) and with node only; returns both results and the bytes. */
+async function both(dir: string, name: string, gz: Buffer, opts: Partial<DecompressToFileOptions> = {}) {
+  const src = join(dir, `${name}.gz`);
+  writeFileSync(src, gz);
+  const run = async (igzip: boolean) => {
+    const dest = join(dir, `${name}.${igzip ? 'igzip' : 'node'}`);
+    try {
+      const r = await decompressToFile(src, dest, { label: `layer ${name}`, igzip, igzipMinBytes: 0, ...opts });
+      return { r, bytes: readFileSync(dest) };
+    } catch (e) {
+      return { e };
+    }
+  };
+  return { fast: await run(true), node: await run(false) };
+}
+
+function noTemps(dir: string): void {
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'no temp files left');
+}
+
+test('igzip spill: a single-member layer decodes through igzip to the bytes and diffID zlib gives', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
+  try {
+    // 2 MB: ISIZE 0x001e8480 ends with a 0x00 byte, so NUL padding after it is ambiguous
+    for (const [name, data, pad] of [['plain', layerBytes(2_000_000, 1), 0], ['padded', layerBytes(2_000_000, 2), 1024]] as const) {
+      const gz = Buffer.concat([gzipSync(data), Buffer.alloc(pad)]);
+      const { fast, node } = await both(dir, name, gz, { expectedDiffId: sha(data) });
+      assert.equal(fast.r?.decoder, 'igzip', `${name}: decoded by igzip`);
+      assert.equal(node.r?.decoder, 'node');
+      assert.equal(fast.r?.diffId, sha(data));
+      assert.equal(fast.r?.size, data.length);
+      assert.ok(fast.bytes?.equals(data), `${name}: same bytes`);
+    }
+    noTemps(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('igzip spill: multi-member streams and trailing garbage get zlib\'s verdict (same result with and without igzip)', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
+  try {
+    const a = layerBytes(1_500_000, 3);
+    const b = layerBytes(700_000, 4);
+    const multi = await both(dir, 'multi', Buffer.concat([gzipSync(a), gzipSync(b)]));
+    assert.equal(multi.fast.r?.decoder, 'node', 'multi-member: decoded again by zlib');
+    assert.equal(multi.fast.r?.diffId, sha(Buffer.concat([a, b])));
+    assert.ok(multi.fast.bytes?.equals(Buffer.concat([a, b])));
+    // igzip alone would exit 0 here and ignore the tail
+    const garbage = await both(dir, 'garbage', Buffer.concat([gzipSync(a), Buffer.from('not a gzip member')]));
+    for (const r of [garbage.fast, garbage.node]) assert.ok(isOci2fsError(r.e, ErrorCode.COMPRESSION), `trailing garbage rejected: ${String(r.e)}`);
+    noTemps(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('igzip spill: corrupt and truncated layers are E_COMPRESSION naming the layer, as with zlib', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
+  try {
+    const gz = gzipSync(layerBytes(2_000_000, 5));
+    const corrupt = Buffer.from(gz);
+    for (let i = 100_000; i < 100_064; i++) corrupt[i] ^= 0x5a;
+    for (const [name, bad] of [['corrupt', corrupt], ['truncated', gz.subarray(0, gz.length - 5000)]] as const) {
+      const { fast, node } = await both(dir, name, bad);
+      for (const r of [fast, node]) {
+        assert.ok(isOci2fsError(r.e, ErrorCode.COMPRESSION), `${name}: ${String(r.e)}`);
+        assert.match((r.e as Error).message, new RegExp(`layer ${name}`));
+      }
+    }
+    noTemps(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('igzip spill: output past the ratio limit is stopped by RLIMIT_FSIZE: E_LIMIT, nothing left behind', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
+  try {
+    const zeros = gzipSync(Buffer.alloc(64 << 20)); // ~64 KB compressed, 1000:1
+    const { fast, node } = await both(dir, 'bomb', zeros, { maxRatio: 50, ratioGraceBytes: 1 << 20 });
+    for (const r of [fast, node]) assert.ok(isOci2fsError(r.e, ErrorCode.LIMIT), String(r.e));
+    assert.deepEqual(readdirSync(dir), ['bomb.gz'], 'no output, no temp file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('igzip spill: a wrong diff_id is E_DIGEST_MISMATCH and leaves no file', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
+  try {
+    const data = layerBytes(1_200_000, 6);
+    const { fast } = await both(dir, 'wrong', gzipSync(data), { expectedDiffId: sha(Buffer.from('something else')) });
+    assert.ok(isOci2fsError(fast.e, ErrorCode.DIGEST_MISMATCH), String(fast.e));
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('wrong.igzip')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
