@@ -185,8 +185,11 @@ export async function fetchLayers(img: ResolvedImage, opts: SourceOptions): Prom
   }
   if (missing.length > 0) {
     const backend = await openBackend(img.reference, opts);
+    // Largest first: the last download to finish is a small one, not a big layer started late
+    // (bench image, 6 layers, 4 at once: the 130 MB layer started last; downloads 2.1 s → 1.55-1.76 s).
+    const order = [...missing].sort((a, b) => b.size - a.size);
     try {
-      await forEachLimited(missing, opts.jobs ?? SOURCE_DEFAULT_JOBS, async (l) => {
+      await forEachLimited(order, opts.jobs ?? SOURCE_DEFAULT_JOBS, async (l) => {
         await store.ingestBlob(l, (offset) => backend.openBlob(l, offset), opts.events);
       });
     } finally {
