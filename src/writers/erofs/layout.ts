@@ -54,34 +54,40 @@ export interface SharedXattrs {
  */
 export function computeSharedXattrs(nodes: ENode[]): SharedXattrs {
   const keyOf = (x: EXattr): string => `${x.key}\0${x.value.toString('latin1')}`;
-  const counts = new Map<string, { x: EXattr; count: number; offset: number }>();
+  type Entry = { x: EXattr; count: number; offset: number };
+  const counts = new Map<string, Entry>();
+  // The entry of every xattr, in node order (one key string per xattr, not two).
+  const seen: Entry[] = [];
   for (const n of nodes) {
     for (const x of n.xattrs) {
       const k = keyOf(x);
-      const e = counts.get(k);
+      let e = counts.get(k);
       if (e) e.count++;
-      else counts.set(k, { x, count: 1, offset: -1 });
+      else counts.set(k, (e = { x, count: 1, offset: -1 }));
+      seen.push(e);
     }
   }
-  const sorted = [...counts.values()].sort((a, b) => {
-    const r = byteCmp(b.x.key, a.x.key);
-    if (r !== 0) return r;
-    if (a.x.value.length !== b.x.value.length) return b.x.value.length - a.x.value.length;
-    return Buffer.compare(b.x.value, a.x.value);
-  });
+  // Only shared entries are ordered (composefs images hold tens of thousands of unique ones).
+  const sorted = [...counts.values()]
+    .filter((e) => e.count > 1)
+    .sort((a, b) => {
+      const r = byteCmp(b.x.key, a.x.key);
+      if (r !== 0) return r;
+      if (a.x.value.length !== b.x.value.length) return b.x.value.length - a.x.value.length;
+      return Buffer.compare(b.x.value, a.x.value);
+    });
   const list: EXattr[] = [];
   let offset = 0;
   for (const e of sorted) {
-    if (e.count > 1) {
-      e.offset = offset;
-      list.push(e.x);
-      offset += xattrEntrySize(e.x);
-    }
+    e.offset = offset;
+    list.push(e.x);
+    offset += xattrEntrySize(e.x);
   }
+  let i = 0;
   for (const n of nodes) {
     let nShared = 0;
     for (const x of n.xattrs) {
-      const e = counts.get(keyOf(x)) as { offset: number };
+      const e = seen[i++];
       if (e.offset >= 0 && nShared < EROFS_XATTR_MAX_SHARED) {
         x.sharedOffset = e.offset;
         nShared++;
