@@ -21,12 +21,20 @@ export const O_DIRECT: number = fsc.O_DIRECT ?? 0;
 /**
  * A buffer of `size` bytes whose memory starts on a page boundary:
  * WebAssembly memories are mmap'ed, so their first byte is page-aligned
- * (node's Buffer allocations promise no alignment).
+ * (node's Buffer allocations promise no alignment). Null when it cannot be
+ * had: V8 reserves several GiB of address space per WebAssembly memory,
+ * which an address-space limit (`ulimit -v`, as some batch schedulers set)
+ * refuses; the caller then writes through the page cache.
  */
-export function alignedBuffer(size: number): Buffer {
-  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
-  const mem = new wasm.Memory({ initial: Math.ceil(size / WASM_PAGE) });
-  return Buffer.from(mem.buffer, 0, size);
+export function alignedBuffer(size: number): Buffer | null {
+  const wasm = (globalThis as unknown as { WebAssembly?: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+  if (!wasm) return null;
+  try {
+    const mem = new wasm.Memory({ initial: Math.ceil(size / WASM_PAGE) });
+    return Buffer.from(mem.buffer, 0, size);
+  } catch {
+    return null;
+  }
 }
 
 /** Whether `e` says the file system refuses O_DIRECT (EINVAL: FUSE, some network file systems). */

@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type FileHandle } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { ImageOutput, type OutputOptions } from './output.js';
 import { xorshift32 } from '../../test/harness/image-builder.js';
 
@@ -126,6 +127,30 @@ test('ImageOutput: direct: false writes through the page cache only', async () =
     const got = readFileSync(path);
     assert.equal(got.subarray(100, 105).toString(), 'hello');
     assert.equal(got.length, 8192);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ImageOutput: under an address-space limit (ulimit -v, no room for page-aligned WebAssembly memory) it writes buffered', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-output-'));
+  try {
+    const mod = new URL('./output.js', import.meta.url).href;
+    const script = `
+      const { ImageOutput } = await import(${JSON.stringify(mod)});
+      const out = await ImageOutput.create(${JSON.stringify(join(dir, 'x.img'))}, 1 << 20, 'test image');
+      await out.write(8192, Buffer.alloc(65536, 7));
+      const direct = out.directIo;
+      await out.close();
+      console.log(JSON.stringify({ direct }));`;
+    // 3 GB of address space: node runs, a WebAssembly memory reservation does not fit
+    const r = spawnSync('bash', ['-c', 'ulimit -v 3000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { direct: false });
+    const got = readFileSync(join(dir, 'x.img'));
+    assert.equal(got.length, 1 << 20);
+    assert.ok(got.subarray(8192, 8192 + 65536).equals(Buffer.alloc(65536, 7)));
+    assert.ok(got.subarray(0, 8192).equals(Buffer.alloc(8192)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -64,10 +64,10 @@ export class ImageOutput {
     private readonly what: string,
     /** Skip all-zero blocks (leave holes); false writes every byte, in one pwrite per buffer. */
     private readonly sparse: boolean,
+    /** The two buffers (page-aligned when `direct`). */
+    buffers: [Buffer, Buffer],
   ) {
-    const size = BUFFER_SIZE + DIRECT_ALIGN;
-    this.buf = direct ? alignedBuffer(size) : Buffer.allocUnsafe(size);
-    this.spare = direct ? alignedBuffer(size) : Buffer.allocUnsafe(size);
+    [this.buf, this.spare] = buffers;
   }
 
   /**
@@ -92,7 +92,15 @@ export class ImageOutput {
           throw e;
         });
       }
-      return new ImageOutput(fh, direct, path, what, opts.sparse ?? true);
+      const bytes = BUFFER_SIZE + DIRECT_ALIGN;
+      let buffers: [Buffer | null, Buffer | null] = direct ? [alignedBuffer(bytes), alignedBuffer(bytes)] : [null, null];
+      if (direct && (!buffers[0] || !buffers[1])) {
+        // no page-aligned memory (address-space limit): through the page cache
+        await direct.close().catch(() => undefined);
+        direct = null;
+        buffers = [null, null];
+      }
+      return new ImageOutput(fh, direct, path, what, opts.sparse ?? true, [buffers[0] ?? Buffer.allocUnsafe(bytes), buffers[1] ?? Buffer.allocUnsafe(bytes)]);
     } catch (e) {
       await fh?.close().catch(() => undefined);
       throw new Oci2fsError(ErrorCode.IO, `Cannot create ${what} ${path}: ${(e as Error).message}. Check that the directory exists and is writable.`, { cause: e });
