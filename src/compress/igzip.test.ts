@@ -38,13 +38,22 @@ async function both(dir: string, name: string, gz: Buffer, opts: Partial<Decompr
   return { fast: await run(true), node: await run(false) };
 }
 
+/** Runs `fn` in a fresh temp directory, removed afterwards. */
+async function inDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function noTemps(dir: string): void {
   assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'no temp files left');
 }
 
-test('igzip spill: a single-member layer decodes through igzip to the bytes and diffID zlib gives', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
-  try {
+test('igzip spill: a single-member layer decodes through igzip to the bytes and diffID zlib gives', { skip }, () =>
+  inDir(async (dir) => {
     // 2 MB: ISIZE 0x001e8480 ends with a 0x00 byte, so NUL padding after it is ambiguous
     for (const [name, data, pad] of [['plain', layerBytes(2_000_000, 1), 0], ['padded', layerBytes(2_000_000, 2), 1024]] as const) {
       const gz = Buffer.concat([gzipSync(data), Buffer.alloc(pad)]);
@@ -56,14 +65,10 @@ test('igzip spill: a single-member layer decodes through igzip to the bytes and 
       assert.ok(fast.bytes?.equals(data), `${name}: same bytes`);
     }
     noTemps(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('igzip spill: multi-member streams and trailing garbage get zlib\'s verdict (same result with and without igzip)', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
-  try {
+test('igzip spill: multi-member streams and trailing garbage get zlib\'s verdict (same result with and without igzip)', { skip }, () =>
+  inDir(async (dir) => {
     const a = layerBytes(1_500_000, 3);
     const b = layerBytes(700_000, 4);
     const multi = await both(dir, 'multi', Buffer.concat([gzipSync(a), gzipSync(b)]));
@@ -74,14 +79,10 @@ test('igzip spill: multi-member streams and trailing garbage get zlib\'s verdict
     const garbage = await both(dir, 'garbage', Buffer.concat([gzipSync(a), Buffer.from('not a gzip member')]));
     for (const r of [garbage.fast, garbage.node]) assert.ok(isOci2fsError(r.e, ErrorCode.COMPRESSION), `trailing garbage rejected: ${String(r.e)}`);
     noTemps(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('igzip spill: corrupt and truncated layers are E_COMPRESSION naming the layer, as with zlib', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
-  try {
+test('igzip spill: corrupt and truncated layers are E_COMPRESSION naming the layer, as with zlib', { skip }, () =>
+  inDir(async (dir) => {
     const gz = gzipSync(layerBytes(2_000_000, 5));
     const corrupt = Buffer.from(gz);
     for (let i = 100_000; i < 100_064; i++) corrupt[i] ^= 0x5a;
@@ -93,31 +94,20 @@ test('igzip spill: corrupt and truncated layers are E_COMPRESSION naming the lay
       }
     }
     noTemps(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('igzip spill: output past the ratio limit is stopped by RLIMIT_FSIZE: E_LIMIT, nothing left behind', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
-  try {
+test('igzip spill: output past the ratio limit is stopped by RLIMIT_FSIZE: E_LIMIT, nothing left behind', { skip }, () =>
+  inDir(async (dir) => {
     const zeros = gzipSync(Buffer.alloc(64 << 20)); // ~64 KB compressed, 1000:1
     const { fast, node } = await both(dir, 'bomb', zeros, { maxRatio: 50, ratioGraceBytes: 1 << 20 });
     for (const r of [fast, node]) assert.ok(isOci2fsError(r.e, ErrorCode.LIMIT), String(r.e));
     assert.deepEqual(readdirSync(dir), ['bomb.gz'], 'no output, no temp file');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('igzip spill: a wrong diff_id is E_DIGEST_MISMATCH and leaves no file', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-igzip-'));
-  try {
+test('igzip spill: a wrong diff_id is E_DIGEST_MISMATCH and leaves no file', { skip }, () =>
+  inDir(async (dir) => {
     const data = layerBytes(1_200_000, 6);
     const { fast } = await both(dir, 'wrong', gzipSync(data), { expectedDiffId: sha(Buffer.from('something else')) });
     assert.ok(isOci2fsError(fast.e, ErrorCode.DIGEST_MISMATCH), String(fast.e));
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('wrong.igzip')), []);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
