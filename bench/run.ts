@@ -9,7 +9,7 @@
  * Prints a notice and exits 0 when the registry does not answer.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, existsSync, statSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measure, formatRow, ratio, type Measurement } from './measure.js';
@@ -29,6 +29,16 @@ function sizeMb(p: string): string {
     return (statSync(p).size / 2 ** 20).toFixed(1) + ' MB';
   } catch {
     return '?';
+  }
+}
+
+/** Whether `name` is an executable on PATH. */
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -117,13 +127,24 @@ async function main(): Promise<void> {
       const chain = sum('chain: skopeo + umoci unpack + mksquashfs', [skopeo, unpack!, mk]);
       console.log(formatRow(chain));
       const t2s = await step('tar2sqfs of a tar of the tree', `tar -C ${bundle}/rootfs -cf - . | tar2sqfs -q -f ${s.t2s} ${WORK}/t2s.sqsh`);
-      const cold = await step('oci2fs import (cold: empty store)', `${OURS} import -q ${ins} --store ${store}-sq ${s.ours} ${REF} -o ${WORK}/o.sqsh; rm -rf ${store}-sq`);
-      const conv = await step('oci2fs import (store warm, no cache)', `${OURS} import -q ${ins} --store ${store} --no-cache ${s.ours} ${REF} -o ${WORK}/o.sqsh`);
+      const cold = await step('oci2fs import (cold: empty store)', `${OURS} import --json ${ins} --store ${store}-sq ${s.ours} ${REF} -o ${WORK}/o.sqsh > ${WORK}/cold.json; rm -rf ${store}-sq`);
+      const conv = await step('oci2fs import (store warm, no cache)', `${OURS} import --json ${ins} --store ${store} --no-cache ${s.ours} ${REF} -o ${WORK}/o.sqsh > ${WORK}/conv.json`);
+      // compression CPU as the writer measured it (stats.compress-seconds); the rest is ours
+      for (const [m, f] of [[cold, 'cold.json'], [conv, 'conv.json']] as const) {
+        const c = (JSON.parse(readFileSync(join(WORK, f), 'utf8')) as { stats?: Record<string, number> }).stats?.['compress-seconds'] ?? 0;
+        console.log(`  ${m.label}: compression ${c.toFixed(1)} s CPU, everything else ${(m.userS + m.sysS - c).toFixed(1)} s CPU`);
+      }
+      if (hasCommand('enroot')) {
+        const enroot = await step('enroot import (ENROOT_SQUASH_OPTIONS as above)', `cd ${WORK} && rm -f e.sqsh && ENROOT_ALLOW_HTTP=yes ENROOT_SQUASH_OPTIONS='${s.mk}' enroot import -o e.sqsh 'docker://${REF.replace('/', '#')}'`);
+        console.log(`  cold vs enroot import: ${ratio(cold, enroot)}`);
+      } else {
+        console.log('  enroot import: not installed here (enroot is not packaged for Debian 12)');
+      }
       await measure('fill cache', `${OURS} import -q ${ins} --store ${store} ${s.ours} ${REF} -o ${WORK}/o2.sqsh`);
       const rep = await step('oci2fs import (repeat: cache hit)', `${OURS} import -q ${ins} --store ${store} ${s.ours} ${REF} -o ${WORK}/o3.sqsh`);
       console.log(`  cold vs chain: ${ratio(cold, chain)};  vs tar2sqfs: ${ratio(conv, t2s)};  conversion vs mksquashfs: ${ratio(conv, mk)}`);
       console.log(`  repeat import: ${rep.wallS.toFixed(3)} s;  sizes: ours ${sizeMb(`${WORK}/o.sqsh`)}, mksquashfs ${sizeMb(`${WORK}/mk.sqsh`)}, tar2sqfs ${sizeMb(`${WORK}/t2s.sqsh`)}`);
-      for (const f of ['mk.sqsh', 't2s.sqsh', 'o.sqsh', 'o2.sqsh', 'o3.sqsh']) rmSync(join(WORK, f), { force: true });
+      for (const f of ['mk.sqsh', 't2s.sqsh', 'o.sqsh', 'o2.sqsh', 'o3.sqsh', 'e.sqsh', 'cold.json', 'conv.json']) rmSync(join(WORK, f), { force: true });
     }
   }
 

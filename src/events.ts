@@ -15,7 +15,9 @@ export type ProgressEvent =
   | { type: 'warning'; code: string; message: string }
   | { type: 'write-progress'; phase: string; done: number; total: number }
   | { type: 'cache-hit'; key: string; path: string }
-  | { type: 'cache-wait'; key: string };
+  | { type: 'cache-wait'; key: string }
+  /** A measurement of this run, not a property of the output (e.g. `compress-seconds`); values of one name add up. */
+  | { type: 'stat'; name: string; value: number };
 
 export type ProgressListener = (event: ProgressEvent) => void;
 

@@ -62,6 +62,8 @@ export interface ImportResult {
   platform?: string;
   facts: Record<string, string | number>;
   warnings: { code: string; message: string }[];
+  /** Measurements of this run (`stat` events summed by name), when the writer made any; not cached. */
+  stats?: Record<string, number>;
 }
 
 /** Finalize options that change the tree, in a form fit for the cache key. */
@@ -150,6 +152,16 @@ async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img:
 
 /** Imports `ref` as `opts.format` into `opts.output`. */
 export async function importImage(ref: ImageReference, opts: ImportOptions): Promise<ImportResult> {
+  const stats: Record<string, number> = {};
+  const events: ProgressListener = (e) => {
+    if (e.type === 'stat') stats[e.name] = (stats[e.name] ?? 0) + e.value;
+    opts.events?.(e);
+  };
+  const r = await importOnce(ref, { ...opts, events });
+  return Object.keys(stats).length > 0 ? { ...r, stats } : r;
+}
+
+async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<ImportResult> {
   const output = resolve(opts.output);
   const now = opts.now ?? (() => new Date());
   const canonical = formatReference(ref);

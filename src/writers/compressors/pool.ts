@@ -35,6 +35,8 @@ export interface PoolReply {
   length: number;
   compressed: boolean;
   error?: string;
+  /** Time the worker spent compressing (its CPU time: the call does nothing else). */
+  ms?: number;
 }
 
 /** A compressed (or not-compressible) block. `data` is the caller's to keep (or to `recycle`). */
@@ -63,6 +65,8 @@ export class CompressPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private nextId = 0;
   private failure: unknown = null;
+  /** Milliseconds spent compressing blocks so far, summed over workers (CPU time, not wall time). */
+  compressMs = 0;
 
   constructor(spec: CompressorSpec, jobs: number) {
     if (jobs <= 1 || spec.name === 'none') {
@@ -113,7 +117,9 @@ export class CompressPool {
   compress(block: Uint8Array): Promise<BlockResult> {
     if (this.inline) {
       try {
+        const started = performance.now();
         const out = this.inline(block);
+        this.compressMs += performance.now() - started;
         const buffers = block.byteOffset === 0 ? [block.buffer as ArrayBuffer] : [];
         return Promise.resolve(out ? { data: out, compressed: true, buffers } : { data: block, compressed: false, buffers });
       } catch (e) {
@@ -142,6 +148,7 @@ export class CompressPool {
 
   private onReply(w: Worker, reply: PoolReply): void {
     this.idle.push(w);
+    this.compressMs += reply.ms ?? 0;
     const p = this.pending.get(reply.id);
     this.pending.delete(reply.id);
     if (p) {

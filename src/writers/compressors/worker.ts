@@ -14,6 +14,7 @@ if (!port) throw new Error('compressor worker started outside a worker thread');
 
 port.on('message', (req: PoolRequest) => {
   let reply: PoolReply;
+  const started = performance.now();
   try {
     const out = compress(new Uint8Array(req.data, 0, req.length));
     if (out === null) {
@@ -29,5 +30,6 @@ port.on('message', (req: PoolRequest) => {
   } catch (e) {
     reply = { id: req.id, data: req.data, out: req.out, length: req.length, compressed: false, error: String((e as Error)?.stack ?? e) };
   }
+  reply.ms = performance.now() - started;
   port.postMessage(reply, [reply.data, reply.out]);
 });
