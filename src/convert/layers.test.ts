@@ -92,3 +92,24 @@ test('startSpill: layers spill in layer order, so layer 0 is ready before the la
     rmSync(f.root, { recursive: true, force: true });
   }
 });
+
+test('startSpill: a failed plan whose done is awaited late raises no unhandled rejection (regression: done rejected unobserved)', async () => {
+  const f = fixture(2, 1 << 20);
+  const unhandled: unknown[] = [];
+  const listen = (e: unknown): void => {
+    unhandled.push(e);
+  };
+  process.on('unhandledRejection', listen);
+  try {
+    f.layers[0] = { ...f.layers[0], diffId: sha(Buffer.from('something else')) };
+    const plan = await startSpill(f.root, f.layers, { jobs: 1 });
+    await Promise.allSettled(plan.ready);
+    // a consumer busy elsewhere (flattening) for a while before it looks at done
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(unhandled, []);
+    await assert.rejects(plan.done, (e) => isOci2fsError(e, 'E_DIGEST_MISMATCH'));
+  } finally {
+    process.off('unhandledRejection', listen);
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});

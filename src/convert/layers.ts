@@ -11,6 +11,7 @@ import { decompressToFile, type DecompressToFileOptions } from '../compress/to-f
 import type { SpillTask } from '../compress/spill-worker.js';
 import { forEachLimited } from '../util/pool.js';
 import { WorkerPool } from '../util/worker-pool.js';
+import { deferred, handled, type Deferred } from '../util/deferred.js';
 import { bootIdentity, markerPath, usableDiff } from './unsynced.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
@@ -152,23 +153,5 @@ export async function startSpill(
       await spiller.close();
     }
   };
-  return { paths, ready, done: run() };
-}
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
-/** A promise settled from outside; its rejection counts as handled (consumers await it later, or not at all). */
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
+  return { paths, ready, done: handled(run()) };
 }
