@@ -8,7 +8,7 @@
  * 127.0.0.1:5000/bench/big:latest, served by a loopback docker-registry).
  * Prints a notice and exits 0 when the registry does not answer.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, existsSync, statSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,14 +33,7 @@ function sizeMb(p: string): string {
 }
 
 /** Whether `name` is an executable on PATH. */
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const hasCommand = (name: string): boolean => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 
 async function step(label: string, script: string): Promise<Measurement> {
   const m = await measure(label, script);
