@@ -155,3 +155,26 @@ test('ImageOutput: under an address-space limit (ulimit -v, no room for page-ali
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('ImageOutput: closing twice hands its buffers on once: two later outputs never share one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-output-'));
+  try {
+    const first = await ImageOutput.create(join(dir, 'a.img'), 4096, 'test image');
+    await first.close();
+    await first.close();
+    const [x, y] = [join(dir, 'x.img'), join(dir, 'y.img')];
+    const ox = await ImageOutput.create(x, 0, 'test image', { sparse: false });
+    const oy = await ImageOutput.create(y, 0, 'test image', { sparse: false });
+    // interleaved writes: a shared buffer would mix the two files' bytes
+    for (let i = 0; i < 4; i++) {
+      await ox.write(i * (3 << 20), Buffer.alloc(3 << 20, 0x11));
+      await oy.write(i * (3 << 20), Buffer.alloc(3 << 20, 0x22));
+    }
+    await ox.close(12 << 20);
+    await oy.close(12 << 20);
+    assert.ok(readFileSync(x).equals(Buffer.alloc(12 << 20, 0x11)));
+    assert.ok(readFileSync(y).equals(Buffer.alloc(12 << 20, 0x22)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -19,6 +19,20 @@ const BUFFER_SIZE = 8 << 20;
 /** Granularity of hole detection (the filesystem block size). */
 const SPARSE_UNIT = 4096;
 const ZERO_UNIT = Buffer.alloc(SPARSE_UNIT);
+/**
+ * Page-aligned buffers of closed outputs, for the next output of this
+ * process: a WebAssembly memory is only released by the garbage collector,
+ * and each holds gigabytes of reserved address space until then.
+ */
+const spareAligned: Buffer[] = [];
+/** Spare aligned buffers kept at most (two per output). */
+const MAX_SPARE_ALIGNED = 4;
+
+function takeAligned(bytes: number): Buffer | null {
+  const b = spareAligned.pop();
+  return b && b.length === bytes ? b : alignedBuffer(bytes);
+}
+
 /** True when buf[from, to) is all zero bytes. */
 function isZero(buf: Buffer, from: number, to: number): boolean {
   return buf.compare(ZERO_UNIT, 0, to - from, from, to) === 0;
@@ -54,6 +68,7 @@ export class ImageOutput {
   private start = 0;
   private head = 0;
   private len = 0;
+  private closed = false;
 
   private constructor(
     private readonly fh: FileHandle,
@@ -66,6 +81,8 @@ export class ImageOutput {
     private readonly sparse: boolean,
     /** The two buffers (page-aligned when `direct`). */
     buffers: [Buffer, Buffer],
+    /** Whether they are aligned ones, handed on to the next output by close(). */
+    private readonly aligned: boolean,
   ) {
     [this.buf, this.spare] = buffers;
   }
@@ -93,14 +110,15 @@ export class ImageOutput {
         });
       }
       const bytes = BUFFER_SIZE + DIRECT_ALIGN;
-      let buffers: [Buffer | null, Buffer | null] = direct ? [alignedBuffer(bytes), alignedBuffer(bytes)] : [null, null];
+      let buffers: [Buffer | null, Buffer | null] = direct ? [takeAligned(bytes), takeAligned(bytes)] : [null, null];
       if (direct && (!buffers[0] || !buffers[1])) {
         // no page-aligned memory (address-space limit): through the page cache
+        for (const b of buffers) if (b) spareAligned.push(b);
         await direct.close().catch(() => undefined);
         direct = null;
         buffers = [null, null];
       }
-      return new ImageOutput(fh, direct, path, what, opts.sparse ?? true, [buffers[0] ?? Buffer.allocUnsafe(bytes), buffers[1] ?? Buffer.allocUnsafe(bytes)]);
+      return new ImageOutput(fh, direct, path, what, opts.sparse ?? true, [buffers[0] ?? Buffer.allocUnsafe(bytes), buffers[1] ?? Buffer.allocUnsafe(bytes)], direct !== null);
     } catch (e) {
       await fh?.close().catch(() => undefined);
       throw new Oci2fsError(ErrorCode.IO, `Cannot create ${what} ${path}: ${(e as Error).message}. Check that the directory exists and is writable.`, { cause: e });
@@ -261,6 +279,8 @@ export class ImageOutput {
    * or whose last blocks are zeros and so were never written).
    */
   async close(size?: number): Promise<void> {
+    if (this.closed) return; // callers' error paths close again
+    this.closed = true;
     try {
       await this.flush();
       await this.flush(); // waits for the write the first flush started
@@ -268,6 +288,8 @@ export class ImageOutput {
     } finally {
       await this.direct?.close().catch(() => undefined);
       await this.fh.close();
+      // no write is in flight any more (every flush awaited the previous one)
+      if (this.aligned && spareAligned.length + 2 <= MAX_SPARE_ALIGNED) spareAligned.push(this.buf, this.spare);
     }
   }
 }
