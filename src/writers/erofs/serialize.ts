@@ -56,14 +56,24 @@ function xattrEntry(x: EXattr): Buffer {
   return b;
 }
 
+/** Bloom-filter bit of each xattr name (few distinct names, tens of thousands of inodes). */
+const filterBits = new Map<string, number>();
+
+function filterBit(key: string): number {
+  let bit = filterBits.get(key);
+  if (bit === undefined) {
+    const [index, suffix] = xattrIndex(key);
+    bit = 1 << (xxh32(latin1(suffix), (EROFS_XATTR_FILTER_SEED + index) >>> 0) & (EROFS_XATTR_FILTER_BITS - 1));
+    filterBits.set(key, bit);
+  }
+  return bit;
+}
+
 function xattrArea(n: ENode, L: Layout): Buffer {
   const b = Buffer.alloc(n.xattrSize);
   if (n.xattrSize === 0) return b;
   let filter = 0;
-  for (const x of n.xattrs) {
-    const [index, suffix] = xattrIndex(x.key);
-    filter |= 1 << (xxh32(latin1(suffix), (EROFS_XATTR_FILTER_SEED + index) >>> 0) & (EROFS_XATTR_FILTER_BITS - 1));
-  }
+  for (const x of n.xattrs) filter |= filterBit(x.key);
   b.writeUInt32LE((EROFS_XATTR_FILTER_DEFAULT & ~filter) >>> 0, 0);
   const shared = n.xattrs.filter((x) => x.sharedOffset >= 0);
   b[4] = shared.length;
@@ -88,7 +98,9 @@ function direntChunk(entries: EDirent[], align: number): Buffer {
   const b = Buffer.alloc(Math.ceil(total / align) * align);
   entries.forEach((e, i) => {
     const at = i * EROFS_DIRENT_SIZE;
-    b.writeBigUInt64LE(BigInt(e.target.nid), at);
+    // u64 nid (< 2^53): two u32 halves, no BigInt per entry
+    b.writeUInt32LE(e.target.nid % 0x100000000, at);
+    b.writeUInt32LE(Math.floor(e.target.nid / 0x100000000), at + 4);
     b.writeUInt16LE(nameoff, at + 8);
     b[at + 10] = FT[e.target.mode & S_IFMT] ?? EROFS_FT_UNKNOWN;
     b.write(e.name, nameoff, 'latin1');
