@@ -31,6 +31,14 @@ export class RatioGuard {
     this.grace = opts.ratioGraceBytes ?? RATIO_GRACE_BYTES;
   }
 
+  /**
+   * The most output the guard lets through once all `input` compressed bytes
+   * are counted (for decoders that are limited up front, not byte by byte).
+   */
+  outputLimit(input: number): number {
+    return Math.min(this.maxOutput, Math.max(this.grace, this.maxRatio * Math.max(1, input)));
+  }
+
   /** Records `n` compressed bytes fed to the decoder. */
   addInput(n: number): void {
     this.input += n;

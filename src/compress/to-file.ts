@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { Oci2fsError, ErrorCode, isOci2fsError } from '../errors.js';
 import { DETECT_BYTES, detectCompression, type Compression } from './detect.js';
 import { decoderStages, type DecompressOptions } from './decompress.js';
-import { DEFAULT_MAX_RATIO, RATIO_GRACE_BYTES } from './guard.js';
+import { RatioGuard } from './guard.js';
 import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
 
@@ -117,12 +117,6 @@ async function createTemp(tmp: string, label: string): Promise<FileHandle> {
   }
 }
 
-/** The decompression-bomb limit of a whole input of `inputSize` bytes (RatioGuard's rule at its end). */
-function outputLimit(inputSize: number, opts: DecompressOptions): number {
-  const ratio = Math.max(opts.ratioGraceBytes ?? RATIO_GRACE_BYTES, (opts.maxRatio ?? DEFAULT_MAX_RATIO) * Math.max(1, inputSize));
-  return Math.min(opts.maxOutput ?? Number.POSITIVE_INFINITY, ratio);
-}
-
 /**
  * gzip through igzip (see igzip.ts), then hashed from the page cache; null
  * when igzip is not installed, the layer is small, or its verdict needs
@@ -138,18 +132,15 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
     throw ioError(opts.label, `cannot read ${srcPath}`, e);
   }
   if (inputSize < (opts.igzipMinBytes ?? IGZIP_MIN_BYTES)) return null;
-  const limit = outputLimit(inputSize, opts);
+  const guard = new RatioGuard(opts);
+  guard.addInput(inputSize);
+  const limit = guard.outputLimit(inputSize);
   const out = await createTemp(tmp, opts.label);
   let result: Decoded | null = null;
   try {
     const outcome = await igzipToFd(tools, srcPath, out.fd, limit);
-    if (outcome.kind === 'limit') {
-      throw new Oci2fsError(
-        ErrorCode.LIMIT,
-        `${opts.label}: decompressed size exceeds ${limit} bytes (${inputSize} compressed bytes at most ${opts.maxRatio ?? DEFAULT_MAX_RATIO}:1); ` +
-          'this looks like a decompression bomb; raise maxRatio only if you trust this image',
-      );
-    }
+    // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
+    if (outcome.kind === 'limit') guard.addOutput(limit + 1);
     if (outcome.kind === 'ok') {
       const r = hashFd(out.fd);
       if (endsWithTrailerFor(srcPath, r.size)) {
