@@ -33,6 +33,15 @@ function takeAligned(bytes: number): Buffer | null {
   return b && b.length === bytes ? b : alignedBuffer(bytes);
 }
 
+/** Two page-aligned buffers, or null when they cannot be had (an address-space limit). */
+function alignedPair(bytes: number): [Buffer, Buffer] | null {
+  const a = takeAligned(bytes);
+  const b = a && takeAligned(bytes);
+  if (a && b) return [a, b];
+  if (a) spareAligned.push(a);
+  return null;
+}
+
 /** True when buf[from, to) is all zero bytes. */
 function isZero(buf: Buffer, from: number, to: number): boolean {
   return buf.compare(ZERO_UNIT, 0, to - from, from, to) === 0;
@@ -110,15 +119,14 @@ export class ImageOutput {
         });
       }
       const bytes = BUFFER_SIZE + DIRECT_ALIGN;
-      let buffers: [Buffer | null, Buffer | null] = direct ? [takeAligned(bytes), takeAligned(bytes)] : [null, null];
-      if (direct && (!buffers[0] || !buffers[1])) {
+      const aligned = direct ? alignedPair(bytes) : null;
+      if (direct && !aligned) {
         // no page-aligned memory (address-space limit): through the page cache
-        for (const b of buffers) if (b) spareAligned.push(b);
         await direct.close().catch(() => undefined);
         direct = null;
-        buffers = [null, null];
       }
-      return new ImageOutput(fh, direct, path, what, opts.sparse ?? true, [buffers[0] ?? Buffer.allocUnsafe(bytes), buffers[1] ?? Buffer.allocUnsafe(bytes)], direct !== null);
+      const buffers: [Buffer, Buffer] = aligned ?? [Buffer.allocUnsafe(bytes), Buffer.allocUnsafe(bytes)];
+      return new ImageOutput(fh, direct, path, what, opts.sparse ?? true, buffers, aligned !== null);
     } catch (e) {
       await fh?.close().catch(() => undefined);
       throw new Oci2fsError(ErrorCode.IO, `Cannot create ${what} ${path}: ${(e as Error).message}. Check that the directory exists and is writable.`, { cause: e });
