@@ -132,6 +132,15 @@ async function hashAndStore(files: FileInode[], objectsDir: string | undefined, 
   return { digests, created: createdDigests.size };
 }
 
+/** Orders files by where their bytes are: host file path, then offset (inline contents last). */
+function compareSource(a: FileInode, b: FileInode): number {
+  const ca = a.content;
+  const cb = b.content;
+  if (ca.kind !== 'file' || cb.kind !== 'file') return (ca.kind === 'file' ? 0 : 1) - (cb.kind === 'file' ? 0 : 1);
+  if (ca.path !== cb.path) return ca.path < cb.path ? -1 : 1;
+  return ca.offset - cb.offset;
+}
+
 /**
  * Resolves the object reference of every regular file stored by reference
  * (not inline, size > 0), computing digests that are not known and copying
@@ -179,7 +188,16 @@ export async function prepareObjects(
       expected.push(digest);
     }
   }
-  const { digests, created } = await hashAndStore(todo, opts.objectsDir, opts.threads, opts.workersMinBytes ?? OBJECT_WORKERS_MIN_BYTES);
+  // Read in the order the bytes lie in the layer tars, not in tree order: a
+  // sequential read the kernel reads ahead when the tars are not cached
+  // (the objects and digests do not depend on the order).
+  const order = todo.map((_f, i) => i).sort((a, b) => compareSource(todo[a], todo[b]) || a - b);
+  const found = await hashAndStore(order.map((i) => todo[i]), opts.objectsDir, opts.threads, opts.workersMinBytes ?? OBJECT_WORKERS_MIN_BYTES);
+  const digests: string[] = new Array(todo.length);
+  order.forEach((i, k) => {
+    digests[i] = found.digests[k];
+  });
+  const created = found.created;
   todo.forEach((f, i) => {
     const want = expected[i];
     if (want && digests[i] !== want) {
