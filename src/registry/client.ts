@@ -282,7 +282,7 @@ export class RegistryClient {
       // identity: fetch would otherwise undo a Content-Encoding and shift Range offsets and digests
       const headers: Record<string, string> = { 'Accept-Encoding': 'identity' };
       if (offset > 0) headers.Range = `bytes=${offset}-`;
-      const res = await this.transport.send(t, url, { method: 'GET', headers });
+      const res = await this.transport.send(t, url, { method: 'GET', headers, bulk: true });
       if (res.status === 200) {
         const len = Number(res.headers.get('content-length') ?? NaN);
         return { body: networkSafe(res, what), start: 0, ...(Number.isNaN(len) ? {} : { size: len }) };

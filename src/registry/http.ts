@@ -16,8 +16,9 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { connect } from 'node:tls';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { bulkFetch } from './http1.js';
 
 /**
  * A connection silent this long (no byte of head or body) is given up with
@@ -99,14 +100,15 @@ class HeaderMap {
   }
 }
 
-/** A response of httpFetch: the body is node's stream, read straight from the socket. */
+/** A response of httpFetch: the body is read straight from the socket. */
 export class HttpResponse implements RegistryResponse {
   readonly headers: HeaderMap;
 
   constructor(
     readonly status: number,
     fields: IncomingMessage['headers'],
-    readonly body: Readable | null,
+    readonly body: AsyncIterable<Uint8Array> | null,
+    private readonly drop: () => void,
   ) {
     this.headers = new HeaderMap(fields);
   }
@@ -124,7 +126,7 @@ export class HttpResponse implements RegistryResponse {
 
   /** Drops the body unread. */
   cancel(): void {
-    this.body?.destroy();
+    this.drop();
   }
 }
 
@@ -132,11 +134,13 @@ export class HttpResponse implements RegistryResponse {
  * The body with a Content-Encoding undone, as fetch does (we ask for
  * identity, but a proxy may compress anyway); the headers are left as sent.
  */
-function decoded(res: IncomingMessage): Readable {
-  const enc = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
+function decoded<T extends AsyncIterable<Uint8Array>>(fields: IncomingMessage['headers'], body: T): T | Readable {
+  const raw = fields['content-encoding'];
+  const enc = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).trim().toLowerCase();
   const decoder = enc === 'gzip' || enc === 'x-gzip' ? createGunzip() : enc === 'deflate' ? createInflate() : enc === 'br' ? createBrotliDecompress() : undefined;
-  if (!decoder) return res;
-  pipeline(res, decoder, () => {}); // an error on either side destroys both; the reader sees it
+  if (!decoder) return body;
+  const src = body instanceof Readable ? body : Readable.from(body, { objectMode: false });
+  pipeline(src, decoder, () => {}); // an error on either side destroys both; the reader sees it
   return decoder;
 }
 
@@ -160,6 +164,11 @@ export interface HttpInit {
   verifyTls: boolean;
   /** Socket idle limit, head and body (default SOCKET_IDLE_TIMEOUT_MS). */
   idleTimeoutMs?: number;
+  /**
+   * A large body expected (blobs): a GET on its own connection through our
+   * HTTP/1.1 client (http1.ts), whose receive path costs far less CPU.
+   */
+  bulk?: boolean;
 }
 
 /**
@@ -168,6 +177,7 @@ export interface HttpInit {
  * failures reject with node's errors (their `code` says what happened).
  */
 export function httpFetch(url: URL, init: HttpInit): Promise<HttpResponse> {
+  if (init.bulk && (init.method === 'GET' || init.method === 'HEAD') && init.body === undefined) return bulkHttpFetch(url, init);
   const tls = url.protocol === 'https:';
   const headers = init.headers;
   const agent = !tls
@@ -183,7 +193,8 @@ export function httpFetch(url: URL, init: HttpInit): Promise<HttpResponse> {
       const status = res.statusCode ?? 0;
       const empty = init.method === 'HEAD' || status === 204 || status === 304;
       if (empty) res.resume();
-      resolve(new HttpResponse(status, res.headers, empty ? null : decoded(res)));
+      const body = empty ? null : decoded(res.headers, res);
+      resolve(new HttpResponse(status, res.headers, body, () => body?.destroy()));
     });
     req.setTimeout(init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS, () => {
       const err = Object.assign(new Error(`no data for ${init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' });
@@ -192,5 +203,21 @@ export function httpFetch(url: URL, init: HttpInit): Promise<HttpResponse> {
     });
     req.on('error', reject);
     req.end(init.body);
+  });
+}
+
+/** httpFetch of a bulk GET or HEAD through http1.ts. */
+async function bulkHttpFetch(url: URL, init: HttpInit): Promise<HttpResponse> {
+  const r = await bulkFetch(url, {
+    method: init.method as 'GET' | 'HEAD',
+    headers: init.headers,
+    ...(init.signal ? { signal: init.signal } : {}),
+    ...(url.protocol === 'https:' ? { tls: init.verifyTls ? {} : UNVERIFIED_TLS } : {}),
+    idleTimeoutMs: init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS,
+  });
+  const body = r.body ? decoded(r.fields, r.body) : null;
+  return new HttpResponse(r.status, r.fields, body, () => {
+    r.cancel();
+    if (body instanceof Readable) body.destroy();
   });
 }

@@ -29,6 +29,8 @@ export interface RequestSpec {
   method: 'GET' | 'HEAD' | 'POST';
   headers?: Record<string, string>;
   body?: string;
+  /** A large body is expected (blobs): see HttpInit.bulk. */
+  bulk?: boolean;
 }
 
 /** The URL without query and fragment: what we may show (signed URLs carry secrets in the query). */
@@ -74,7 +76,7 @@ export class Transport {
       }
       headers['user-agent'] = this.userAgent;
       if (authorization && sameOrigin) headers.authorization = authorization;
-      const res = await this.fetchHead(cur, { method, headers, ...(body !== undefined ? { body } : {}) });
+      const res = await this.fetchHead(cur, { method, headers, ...(body !== undefined ? { body } : {}), bulk: spec.bulk === true });
       if (!REDIRECT_STATUSES.includes(res.status)) return res;
       const loc = res.headers.get('location');
       await discardBody(res);
@@ -102,7 +104,7 @@ export class Transport {
    * responseTimeoutMs. The timer stops once the head is in, so long bodies
    * are not cut (undici's own body timeout covers stalled bodies).
    */
-  private async fetchHead(url: URL, init: { method: string; headers: Record<string, string>; body?: string }): Promise<RegistryResponse> {
+  private async fetchHead(url: URL, init: { method: string; headers: Record<string, string>; body?: string; bulk: boolean }): Promise<RegistryResponse> {
     const ms = this.policy.responseTimeoutMs;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new ResponseTimeoutError(ms)), ms);
@@ -113,6 +115,7 @@ export class Transport {
         body: init.body,
         signal: ac.signal,
         verifyTls: !this.unverifiedTls.has(url.host),
+        bulk: init.bulk,
       });
     } catch (e) {
       if (ac.signal.aborted && ac.signal.reason instanceof ResponseTimeoutError) throw ac.signal.reason;
