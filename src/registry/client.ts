@@ -64,6 +64,8 @@ export interface BlobStream {
   start: number;
   /** Total size of the blob when the server said (Content-Range total, or Content-Length of a 200). */
   size?: number;
+  /** Closes the connection when the body will not be read (to its end). */
+  cancel: () => void;
 }
 
 export const DEFAULT_USER_AGENT = 'oci2fs/0.1';
@@ -285,7 +287,7 @@ export class RegistryClient {
       const res = await this.transport.send(t, url, { method: 'GET', headers, bulk: true });
       if (res.status === 200) {
         const len = Number(res.headers.get('content-length') ?? NaN);
-        return { body: networkSafe(res, what), start: 0, ...(Number.isNaN(len) ? {} : { size: len }) };
+        return { body: networkSafe(res, what), start: 0, ...(Number.isNaN(len) ? {} : { size: len }), cancel: () => void discardBody(res) };
       }
       if (res.status === 206 && offset > 0) {
         const m = CONTENT_RANGE_RE.exec(res.headers.get('content-range') ?? '');
@@ -293,7 +295,7 @@ export class RegistryClient {
           await discardBody(res);
           throw new Oci2fsError(ErrorCode.REGISTRY, `${what}: asked for bytes from ${offset}, the registry answered Content-Range ${JSON.stringify(res.headers.get('content-range'))}`);
         }
-        return { body: networkSafe(res, what), start: offset, ...(m[3] === '*' ? {} : { size: Number(m[3]) }) };
+        return { body: networkSafe(res, what), start: offset, ...(m[3] === '*' ? {} : { size: Number(m[3]) }), cancel: () => void discardBody(res) };
       }
       throw await this.statusError(res, t, what, url);
     });

@@ -47,7 +47,7 @@ export class CachedBackend implements SourceBackend {
     return this.inner.manifest(desc);
   }
 
-  openBlob(desc: Descriptor, offset: number): Promise<{ body: AsyncIterable<Uint8Array>; start: number }> {
+  openBlob(desc: Descriptor, offset: number): Promise<{ body: AsyncIterable<Uint8Array>; start: number; cancel?: () => void }> {
     return this.inner.openBlob(desc, offset);
   }
 

@@ -58,9 +58,9 @@ export class RegistryBackend implements SourceBackend {
     return { bytes: r.bytes, mediaType: r.mediaType, digest: desc.digest };
   }
 
-  async openBlob(desc: Descriptor, offset: number): Promise<{ body: AsyncIterable<Uint8Array>; start: number }> {
+  async openBlob(desc: Descriptor, offset: number): Promise<{ body: AsyncIterable<Uint8Array>; start: number; cancel: () => void }> {
     const r = await this.client.openBlob(this.loc, desc.digest, offset);
-    return { body: r.body, start: r.start };
+    return { body: r.body, start: r.start, cancel: r.cancel };
   }
 
   async close(): Promise<void> {}

@@ -67,6 +67,6 @@ export interface SourceBackend {
   /** A child manifest of an index. */
   manifest(desc: Descriptor): Promise<FetchedDocument>;
   /** Opens a blob's bytes from `offset` (start: where the body really starts). */
-  openBlob(desc: Descriptor, offset: number): Promise<{ body: AsyncIterable<Uint8Array>; start: number }>;
+  openBlob(desc: Descriptor, offset: number): Promise<{ body: AsyncIterable<Uint8Array>; start: number; cancel?: () => void }>;
   close(): Promise<void>;
 }

@@ -128,3 +128,20 @@ test('concurrent ingests of one blob in one process download it once', async (t)
   assert.equal(src.offsets.length, 1);
   assert.equal(results.filter((r) => !r.cached).length, 1);
 });
+
+test('a body starting elsewhere than asked is refused and its connection closed at once', async (t) => {
+  const store = await tempStore(t);
+  const data = randomBytes(5000);
+  const src = source(data, { dropAt: [2000] });
+  let calls = 0;
+  let cancelled = 0;
+  const open = async (offset: number) => {
+    calls++;
+    if (calls === 1) return src.open(offset);
+    // the resume answers from byte 1000 instead of 2000: neither what was asked nor a restart
+    const r = await src.open(offset);
+    return { body: r.body, start: 1000, cancel: () => void cancelled++ };
+  };
+  await assert.rejects(store.ingestBlob({ digest: sha(data), size: data.length }, open), (e) => isOci2fsError(e, ErrorCode.REGISTRY) && /got a body starting at 1000/.test((e as Error).message));
+  assert.equal(cancelled, 1);
+});

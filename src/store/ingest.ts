@@ -13,7 +13,7 @@ import type { ProgressListener } from '../events.js';
 import { ioError } from './atomic.js';
 
 /** Opens the blob's bytes from `offset`; `start` is where the body really starts (0 if Range was ignored). */
-export type BlobOpener = (offset: number) => Promise<{ body: AsyncIterable<Uint8Array>; start: number }>;
+export type BlobOpener = (offset: number) => Promise<{ body: AsyncIterable<Uint8Array>; start: number; cancel?: () => void }>;
 
 /** Attempts in a row that make no progress before we give up. */
 export const INGEST_MAX_STALLED_ATTEMPTS = 4;
@@ -126,9 +126,10 @@ export async function ingestPartial(
       if (have < size) {
         const before = have;
         try {
-          const { body, start } = await openAt(have);
+          const { body, start, cancel } = await openAt(have);
           if (start !== have) {
             if (start !== 0) {
+              cancel?.(); // its body is not read: close the connection now, not at its idle timeout
               throw new Oci2fsError(ErrorCode.REGISTRY, `Asked for ${digest} from byte ${have}, got a body starting at ${start}`);
             }
             // The source ignored Range: start over, hash included.
