@@ -6,10 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createNetServer, connect as connectNet, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { httpFetch } from './http.js';
+import { Receiver, QUEUE_HIGH_WATER, SLAB_BYTES } from './http1-receiver.js';
 import { isRetryableNetworkError } from './retry.js';
 
 type Handler = Parameters<typeof createServer>[1];
@@ -229,4 +235,46 @@ test('bulk: a header value with a line break is refused before anything is sent'
       assert.equal(requests.length, 0);
     },
   );
+});
+
+test('bulk over TLS: unverified for an insecure registry, refused when the certificate cannot be verified', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-http1-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const data = randomBytes(2 << 20);
+  const server = createTlsServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, (s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${data.length}\r\n\r\n`), data])));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/b`;
+    const r = await httpFetch(new URL(url), { method: 'GET', headers: {}, verifyTls: false, bulk: true });
+    assert.ok((await readAll(r.body!)).equals(data));
+    await assert.rejects(httpFetch(new URL(url), { method: 'GET', headers: {}, verifyTls: true, bulk: true }), (e: NodeJS.ErrnoException) => /certificate/i.test(e.message) || /CERT/.test(e.code ?? ''));
+  } finally {
+    server.close();
+  }
+});
+
+test('Receiver stops reading past its high-water mark until the queue is drained (memory stays bounded)', async () => {
+  const total = 40 << 20;
+  const server = createNetServer((s) => {
+    s.on('error', () => {});
+    s.end(Buffer.alloc(total, 7));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const rx = new Receiver();
+    const sock = connectNet({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', onread: rx.onread });
+    rx.attach(sock);
+    await new Promise((r) => setTimeout(r, 300)); // nobody reads meanwhile
+    assert.ok(rx.queuedBytes >= QUEUE_HIGH_WATER, `queued ${rx.queuedBytes}`);
+    assert.ok(rx.queuedBytes < QUEUE_HIGH_WATER + SLAB_BYTES, `queued ${rx.queuedBytes}: the socket kept reading`);
+    let got = 0;
+    for (let c = await rx.next(); c !== null; c = await rx.next()) got += c.length;
+    assert.equal(got, total, 'reading resumed after the pause and every byte arrived');
+  } finally {
+    server.close();
+  }
 });
