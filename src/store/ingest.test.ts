@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isOci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressEvent } from '../events.js';
 import { Store } from './store.js';
+import { INGEST_EARLY_SYNC_BYTES } from './ingest.js';
 
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -144,4 +145,31 @@ test('a body starting elsewhere than asked is refused and its connection closed 
   };
   await assert.rejects(store.ingestBlob({ digest: sha(data), size: data.length }, open), (e) => isOci2fsError(e, ErrorCode.REGISTRY) && /got a body starting at 1000/.test((e as Error).message));
   assert.equal(cancelled, 1);
+});
+
+test('a large blob starts writing back early (background datasyncs) and is stored intact', async (t) => {
+  const store = await tempStore(t);
+  const data = randomBytes(INGEST_EARLY_SYNC_BYTES * 2 + 12345);
+  const probe = await open(join(tmpdir(), `oci2fs-probe-${process.pid}`), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  await rm(join(tmpdir(), `oci2fs-probe-${process.pid}`));
+  const original = proto.datasync;
+  let syncs = 0;
+  proto.datasync = function (this: unknown) {
+    syncs++;
+    return original.call(this);
+  };
+  t.after(() => {
+    proto.datasync = original;
+  });
+  const openAt = async (offset: number) => ({
+    start: offset,
+    body: (async function* () {
+      for (let p = offset; p < data.length; p += 1 << 20) yield data.subarray(p, Math.min(data.length, p + (1 << 20)));
+    })(),
+  });
+  await store.ingestBlob({ digest: sha(data), size: data.length }, openAt);
+  assert.ok(syncs >= 2, `${syncs} background datasyncs`);
+  assert.ok((await readFile(store.blobPath(sha(data)))).equals(data));
 });
