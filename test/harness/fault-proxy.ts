@@ -65,6 +65,8 @@ export interface RecordedRequest {
   range?: string;
   /** The Accept header, if any. */
   accept?: string;
+  /** The Connection header, if any (lower-cased). */
+  connection?: string;
   /** True when the request carried an Authorization header (its value is not kept). */
   authorization: boolean;
   /** The fault applied, if any. */
@@ -120,6 +122,7 @@ function record(req: IncomingMessage): RecordedRequest {
   };
   if (typeof req.headers.range === 'string') r.range = req.headers.range;
   if (typeof req.headers.accept === 'string') r.accept = req.headers.accept;
+  if (typeof req.headers.connection === 'string') r.connection = req.headers.connection.toLowerCase();
   return r;
 }
 

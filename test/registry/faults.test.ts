@@ -169,3 +169,16 @@ test('a dead mirror is tried once, then skipped for later requests', async () =>
   assert.equal(warnings.length, 1);
   assert.ok(warnings[0].type === 'warning' && warnings[0].code === 'E_NETWORK' && warnings[0].message.includes(dead));
 });
+
+test('blob bodies come over connections of their own (bulk client), manifests over the keep-alive pool', async () => {
+  const { c } = client();
+  await c.getManifest(IMG(), 'v1');
+  const layer = fx.img.layers[0];
+  const body = await collect((await c.openBlob(IMG(), layer.digest)).body);
+  assert.equal(`sha256:${createHash('sha256').update(body).digest('hex')}`, layer.digest);
+  const blobGets = reg.proxy.requests.filter((r) => r.method === 'GET' && r.path.includes('/blobs/'));
+  const manifestGets = reg.proxy.requests.filter((r) => r.method === 'GET' && r.path.includes('/manifests/'));
+  assert.ok(blobGets.length >= 1 && manifestGets.length >= 1);
+  assert.ok(blobGets.every((r) => r.connection === 'close'), JSON.stringify(blobGets.map((r) => r.connection)));
+  assert.ok(manifestGets.every((r) => r.connection === 'keep-alive'), JSON.stringify(manifestGets.map((r) => r.connection)));
+});
