@@ -4,7 +4,7 @@
 # Ends with one plain summary line: "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx tsc -p .
+npm run --silent build  # tsc, then the bundled CLI the tests run (package.json)
 mapfile -t files < <(find dist/src dist/test -name '*.test.js' | sort | grep -E -- "${1:-}")
 if [ ${#files[@]} -eq 0 ]; then echo "no test files match '${1:-}'" >&2; exit 1; fi
 tap=$(mktemp)

@@ -15,6 +15,7 @@ import { deferred, handled, type Deferred } from '../util/deferred.js';
 import { bootIdentity, markerPath, usableDiff } from './unsynced.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
+import { srcUrl } from '../util/src-url.js';
 
 export interface SpillInput {
   /** Compressed (or plain) layer blob path in the store. */
@@ -44,7 +45,7 @@ function inlineSpiller(): Spiller {
 }
 
 function workerSpiller(threads: number): Spiller {
-  const pool = new WorkerPool<unknown>(new URL('../compress/spill-worker.js', import.meta.url), threads, 'layer spill');
+  const pool = new WorkerPool<unknown>(srcUrl('compress/spill-worker.js'), threads, 'layer spill');
   return {
     spill: (srcPath, destPath, opts) => pool.run({ srcPath, destPath, opts } satisfies SpillTask),
     close: () => pool.close(),

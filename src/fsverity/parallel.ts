@@ -11,6 +11,7 @@ import { Oci2fsError, ErrorCode } from '../errors.js';
 import { createFsverityHasher, FSVERITY_DEFAULT_BLOCK_SIZE, FSVERITY_HASH_ALGS, type FsverityOptions } from './hasher.js';
 import { WorkerPool, defaultThreads } from '../util/worker-pool.js';
 import type { LeafTask } from './leaf-worker.js';
+import { srcUrl } from '../util/src-url.js';
 
 /** Files smaller than this are hashed on the calling thread (worker start-up costs more). */
 export const PARALLEL_MIN_BYTES = 8 << 20;
@@ -41,7 +42,7 @@ export async function fsverityDigestFileParallel(path: string, opts: FsverityOpt
   }
   const seg = Math.max(bs, Math.floor((tuning.segmentBytes ?? SEGMENT_BYTES) / bs) * bs);
   const threads = Math.max(1, tuning.threads ?? defaultThreads());
-  const pool = new WorkerPool<Uint8Array>(new URL('./leaf-worker.js', import.meta.url), threads, 'fs-verity');
+  const pool = new WorkerPool<Uint8Array>(srcUrl('fsverity/leaf-worker.js'), threads, 'fs-verity');
   try {
     const inflight: { promise: Promise<Uint8Array>; bytes: number }[] = [];
     let next = 0;

@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** dist/test/import → dist/src/cli/main.js */
-export const CLI = resolve(here, '..', '..', 'src', 'cli', 'main.js');
+/** dist/test/import → dist/src/cli/oci2fs.js, the bundled CLI the package's bin runs */
+export const CLI = resolve(here, '..', '..', 'src', 'cli', 'oci2fs.js');
 
 export interface CliResult {
   code: number;

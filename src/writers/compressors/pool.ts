@@ -12,6 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { createBlockCompressor, type BlockCompressFn, type CompressorSpec } from './index.js';
+import { srcUrl } from '../../util/src-url.js';
 
 /**
  * Message to a worker: the block's bytes are `data[0, length)`; `out` is a
@@ -74,7 +75,7 @@ export class CompressPool {
       return;
     }
     this.inline = null;
-    const url = new URL('./worker.js', import.meta.url);
+    const url = srcUrl('writers/compressors/worker.js');
     for (let i = 0; i < jobs; i++) {
       const w = new Worker(url, { workerData: spec });
       w.on('message', (reply: PoolReply) => this.onReply(w, reply));

@@ -14,6 +14,7 @@ import { closePieceFiles, type Piece } from '../../fsverity/index.js';
 import { WorkerPool, defaultThreads } from '../../util/worker-pool.js';
 import { storeObjects, type ObjectBatch, type ObjectBatchResult } from './object-store.js';
 import { digestPayload, knownDigest, storedInline } from '../../dumpfile/index.js';
+import { srcUrl } from '../../util/src-url.js';
 
 /** How one regular file is referenced from the image. */
 export interface ObjectRef {
@@ -113,7 +114,7 @@ async function hashAndStore(files: FileInode[], objectsDir: string | undefined, 
     }
     return { digests, created: createdDigests.size };
   }
-  const pool = new WorkerPool<ObjectBatchResult>(new URL('./object-worker.js', import.meta.url), threads ?? defaultThreads(), 'composefs object');
+  const pool = new WorkerPool<ObjectBatchResult>(srcUrl('writers/erofs/object-worker.js'), threads ?? defaultThreads(), 'composefs object');
   try {
     const results = batches.map((b) => pool.run(b));
     for (const p of results) p.catch(() => undefined); // awaited in order below

@@ -1,0 +1,13 @@
+/**
+ * URLs of files of the built `src` tree (worker entry points), the same
+ * from the module tree and from the bundled CLI: this module sits one
+ * folder below `src` (dist/src/util/), and so does the bundle
+ * (dist/src/cli/oci2fs.js, see docs/architecture.md, "The bundled CLI"),
+ * whose code all shares the bundle's `import.meta.url`. Worker entry
+ * points are never bundled: a worker loads its module tree itself.
+ */
+
+/** `rel` (e.g. "fsverity/leaf-worker.js") inside the built src tree. */
+export function srcUrl(rel: string): URL {
+  return new URL(`../${rel}`, import.meta.url);
+}
