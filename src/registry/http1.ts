@@ -2,11 +2,13 @@
  * Bulk downloads (blob bodies) over our own HTTP/1.1 exchange on a plain
  * socket: one request per connection (`Connection: close`), the response
  * head parsed by http1-parse.ts, the body handed out as the chunks the
- * socket read (into large slabs, see http1-receiver.ts). node:http's client copies every body chunk out of its parser
- * and pushes it through an IncomingMessage stream; on the bench image
- * (445 MB in six blobs, 2 cores) that was ~0.35 s of the main thread's CPU,
- * which a cold pull is bound by. Small requests (tokens, manifests,
- * configs) keep node:http and its keep-alive pools (http.ts).
+ * socket read into large slabs (http1-receiver.ts). node:http's client
+ * reads 64 KiB at a time, copies every body chunk out of its parser and
+ * pushes it through an IncomingMessage stream: on the bench image (445 MB
+ * in six blobs, 2 cores) receiving and hashing cost ~0.9 s of the main
+ * thread's CPU, which a cold pull is bound by, against ~0.45 s here.
+ * Small requests (tokens, manifests, configs) keep node:http and its
+ * keep-alive pools (http.ts).
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
