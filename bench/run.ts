@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { measure, formatRow, ratio, type Measurement } from './measure.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = resolve(here, '..', 'src', 'cli', 'oci2fs.js');
+const CLI = resolve(here, '..', 'src', 'bin', 'oci2fs.js');
 const REF = process.env.BENCH_REF ?? '127.0.0.1:5000/bench/big:latest';
 const HOST = REF.split('/')[0];
 const WORK = process.env.BENCH_WORK ?? '/work/bench/run';

@@ -177,7 +177,7 @@ test('convert to squashfs with the CLI defaults: unsquashfs lists the flattened 
 
 test('convert and `oci2fs import` share cache entries: the defaults are the same (squashfs, ext4, composefs)', async () => {
   const store = join(work, 'store-shared');
-  const cli = new URL('./cli/oci2fs.js', import.meta.url).pathname;
+  const cli = new URL('./bin/oci2fs.js', import.meta.url).pathname;
   for (const ext of ['sqsh', 'ext4', 'cfs']) {
     const lib = await convert(ref, { output: join(work, `shared-lib.${ext}`), store });
     assert.equal(lib.cached, false, ext);

@@ -1,9 +1,9 @@
 /**
  * URLs of files of the built `src` tree (worker entry points), the same
  * from the module tree and from the bundled CLI: this module sits one
- * folder below `src` (dist/src/util/), and so does the bundle
- * (dist/src/cli/oci2fs.js, see docs/architecture.md, "The bundled CLI"),
- * whose code all shares the bundle's `import.meta.url`. Worker entry
+ * folder below `src` (dist/src/util/), and so do the bundle's entry and
+ * chunks (dist/src/bin/, see docs/architecture.md, "The bundled CLI"),
+ * whichever chunk this code lands in. Worker entry
  * points are never bundled: a worker loads its module tree itself.
  */
 

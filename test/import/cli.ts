@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** dist/test/import → dist/src/cli/oci2fs.js, the bundled CLI the package's bin runs */
-export const CLI = resolve(here, '..', '..', 'src', 'cli', 'oci2fs.js');
+/** dist/test/import → dist/src/bin/oci2fs.js, the bundled CLI the package's bin runs */
+export const CLI = resolve(here, '..', '..', 'src', 'bin', 'oci2fs.js');
 
 export interface CliResult {
   code: number;
