@@ -119,26 +119,27 @@ export async function ingestPartial(
     /** Writes the received chunks at their offset (have - pendingBytes) in one writev. */
     const flush = async () => {
       if (pendingBytes === 0) return;
-      const at = have - pendingBytes;
+      const n = pendingBytes;
       const bufs = pending;
       pending = [];
       pendingBytes = 0;
       try {
-        await fh.writev(bufs, at);
+        await fh.writev(bufs, have - n);
       } catch (e) {
         throw ioError(`write ${partialPath}`, e);
       }
-      unsynced += have - at;
+      unsynced += n;
       if (unsynced >= INGEST_EARLY_SYNC_BYTES && syncing === null) {
         unsynced = 0;
-        // its failure (if any) is the final fsync's to report
+        // a failure here is the final fsync's to report
         syncing = fh.datasync().then(
-          () => undefined,
-          () => undefined,
+          () => {
+            syncing = null;
+          },
+          () => {
+            syncing = null;
+          },
         );
-        void syncing.then(() => {
-          syncing = null;
-        });
       }
     };
     let restarted = false;

@@ -170,8 +170,8 @@ export async function prepareObjects(
   const refs = new Map<FileInode, ObjectRef>();
   const distinct = new Set<string>();
   if (opts.objectsDir) await mkdir(opts.objectsDir, { recursive: true });
-  const todo: FileInode[] = [];
-  const expected: (string | undefined)[] = [];
+  /** Files to hash (and store), with the digest they must have when one is known. */
+  const todo: { f: FileInode; want: string | undefined }[] = [];
   const known = new Map<FileInode, string>();
   for (const f of files) {
     if (f.size === 0 || storedInline(f, opts.inlineMax)) continue;
@@ -185,22 +185,15 @@ export async function prepareObjects(
       // Known and (when storing) already stored: nothing to read.
       known.set(f, digest);
     } else {
-      todo.push(f);
-      expected.push(digest);
+      todo.push({ f, want: digest });
     }
   }
   // Read in the order the bytes lie in the layer tars, not in tree order: a
   // sequential read the kernel reads ahead when the tars are not cached
   // (the objects and digests do not depend on the order).
-  const order = todo.map((_f, i) => i).sort((a, b) => compareSource(todo[a], todo[b]) || a - b);
-  const found = await hashAndStore(order.map((i) => todo[i]), opts.objectsDir, opts.threads, opts.workersMinBytes ?? OBJECT_WORKERS_MIN_BYTES);
-  const digests: string[] = new Array(todo.length);
-  order.forEach((i, k) => {
-    digests[i] = found.digests[k];
-  });
-  const created = found.created;
-  todo.forEach((f, i) => {
-    const want = expected[i];
+  todo.sort((a, b) => compareSource(a.f, b.f));
+  const { digests, created } = await hashAndStore(todo.map((t) => t.f), opts.objectsDir, opts.threads, opts.workersMinBytes ?? OBJECT_WORKERS_MIN_BYTES);
+  todo.forEach(({ f, want }, i) => {
     if (want && digests[i] !== want) {
       throw new Oci2fsError(ErrorCode.DIGEST_MISMATCH, `Content has fs-verity digest ${digests[i]}, expected ${want}: the file changed or the digest cache is stale`);
     }
