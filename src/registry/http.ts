@@ -18,7 +18,7 @@ import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { connect } from 'node:tls';
 import { pipeline, Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { bulkFetch } from './http1.js';
+import { bulkFetch, endpoint } from './http1.js';
 
 /**
  * A connection silent this long (no byte of head or body) is given up with
@@ -43,12 +43,6 @@ let unverifiedAgent: HttpsAgent | undefined;
  */
 const UNVERIFIED_TLS = { rejectUnauthorized: false, ca: [] as string[] } as const;
 
-/** host[:port] → [host, port] (port 443 by default; IPv6 literals in brackets). */
-function hostPort(host: string): { hostname: string; port: number } {
-  const u = new URL(`https://${host}`);
-  return { hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 443 };
-}
-
 /**
  * Whether `host` answers a TLS handshake. False only when a TCP connection
  * was made and the server then did not speak TLS (a plain-HTTP registry
@@ -56,10 +50,10 @@ function hostPort(host: string): { hostname: string; port: number } {
  * a refused or unreachable host is left to the real request to report.
  */
 export function speaksTls(host: string, timeoutMs = TLS_PROBE_TIMEOUT_MS): Promise<boolean> {
-  const { hostname, port } = hostPort(host);
+  const { host: hostname, port, servername } = endpoint(new URL(`https://${host}`));
   return new Promise((resolve) => {
     let connected = false;
-    const s = connect({ host: hostname, port, ...UNVERIFIED_TLS, ALPNProtocols: ['http/1.1'], ...(/^[\d.:]+$/.test(hostname) ? {} : { servername: hostname }) });
+    const s = connect({ host: hostname, port, ...UNVERIFIED_TLS, ALPNProtocols: ['http/1.1'], ...(servername ? { servername } : {}) });
     const done = (v: boolean): void => {
       clearTimeout(timer);
       s.destroy();

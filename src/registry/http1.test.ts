@@ -278,3 +278,12 @@ test('Receiver stops reading past its high-water mark until the queue is drained
     server.close();
   }
 });
+
+test('endpoint: IPv6 brackets dropped, default ports per scheme, SNI for host names only', async () => {
+  const { endpoint } = await import('./http1.js');
+  assert.deepEqual(endpoint(new URL('https://registry.example/v2/')), { host: 'registry.example', port: 443, servername: 'registry.example' });
+  assert.deepEqual(endpoint(new URL('http://registry.example:5000/v2/')), { host: 'registry.example', port: 5000, servername: 'registry.example' });
+  assert.deepEqual(endpoint(new URL('https://127.0.0.1:5000/')), { host: '127.0.0.1', port: 5000 });
+  assert.deepEqual(endpoint(new URL('https://[fe80::1]/')), { host: 'fe80::1', port: 443 });
+  assert.deepEqual(endpoint(new URL('http://[::1]:8080/')), { host: '::1', port: 8080 });
+});

@@ -37,13 +37,22 @@ function closedEarly(what: string): Error {
   return Object.assign(new Error(`connection closed ${what}`), { code: 'ECONNRESET' });
 }
 
-function open(url: URL, init: BulkInit, onread: Receiver['onread']): Socket {
-  const tls = url.protocol === 'https:';
+/**
+ * Where a URL's connection goes: host without IPv6 brackets, port (the
+ * scheme's default when none is given), and the TLS server name (SNI),
+ * which is set for host names only (RFC 6066 §3: not for IP literals).
+ */
+export function endpoint(url: URL): { host: string; port: number; servername?: string } {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port ? Number(url.port) : tls ? 443 : 80;
-  if (!tls) return netConnect({ host, port, onread });
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  return isIP(host) ? { host, port } : { host, port, servername: host };
+}
+
+function open(url: URL, init: BulkInit, onread: Receiver['onread']): Socket {
+  const { host, port, servername } = endpoint(url);
+  if (url.protocol !== 'https:') return netConnect({ host, port, onread });
   // tls.connect takes `onread` like net.connect (documented, tested in http1.test.ts); @types/node lacks it
-  const opts: ConnectionOptions & { onread: Receiver['onread'] } = { ...init.tls, host, port, onread, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) };
+  const opts: ConnectionOptions & { onread: Receiver['onread'] } = { ...init.tls, host, port, onread, ALPNProtocols: ['http/1.1'], ...(servername ? { servername } : {}) };
   return tlsConnect(opts);
 }
 
