@@ -27,7 +27,8 @@ import type { TreeResult } from './tree.js';
 import { keyedWriterOptions, type WriterOptions } from './writer-options.js';
 
 /** The conversion half of the pipeline, loaded only when something must be built. */
-const builder = () => Promise.all([import('./layers.js'), import('./tree.js'), import('./write.js')]).then(([l, t, w]) => ({ ...l, ...t, ...w }));
+const builder = () =>
+  Promise.all([import('./layers.js'), import('./tree.js'), import('./write.js'), import('./read-ahead.js')]).then(([l, t, w, r]) => ({ ...l, ...t, ...w, ...r }));
 
 export interface ImportOptions {
   store: Store;
@@ -112,8 +113,13 @@ async function writeAtomically(out: string, write: (tmp: string) => Promise<Reco
   }
 }
 
-async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img: ResolvedImage): Promise<TreeResult> {
-  const { startSpill, treeFromLayers } = await builder();
+/**
+ * Builds the tree of an image and hands it to `use` (the writer). Spilled
+ * layer tars from earlier runs are read ahead meanwhile (read-ahead.ts),
+ * until `use` is done.
+ */
+async function withImageTree<T>(opts: ImportOptions, ref: ImageReference, img: ResolvedImage, use: (t: TreeResult) => Promise<T>): Promise<T> {
+  const { startSpill, treeFromLayers, startReadAhead } = await builder();
   const sourceOpts = { ...opts.source, store: opts.store, events: opts.events };
   const blobPaths = await fetchLayers(img, sourceOpts);
   await recordImage(ref, img, sourceOpts);
@@ -130,24 +136,29 @@ async function buildTreeFromImage(opts: ImportOptions, ref: ImageReference, img:
     img.layers.map((l, i) => ({ blobPath: blobPaths[i], digest: l.digest, diffId: diffIds[i] })),
     { events: opts.events },
   );
-  let tree: TreeResult;
+  const ahead = startReadAhead(spill.present);
   try {
-    tree = await treeFromLayers(
-      spill.paths.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path, ready: spill.ready[i] })),
-      {
-        provenance: opts.provenance ? provenanceOf(ref, img) : false,
-        enroot: opts.enroot ? enrootConfig(img) : undefined,
-        add: opts.add,
-        sourceDateEpoch: opts.sourceDateEpoch,
-      },
-      { lenient: opts.lenient, events: opts.events },
-    );
-  } catch (e) {
-    await spill.done.catch(() => undefined); // no spill left running behind an error
-    throw e;
+    let tree: TreeResult;
+    try {
+      tree = await treeFromLayers(
+        spill.paths.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path, ready: spill.ready[i] })),
+        {
+          provenance: opts.provenance ? provenanceOf(ref, img) : false,
+          enroot: opts.enroot ? enrootConfig(img) : undefined,
+          add: opts.add,
+          sourceDateEpoch: opts.sourceDateEpoch,
+        },
+        { lenient: opts.lenient, events: opts.events },
+      );
+    } catch (e) {
+      await spill.done.catch(() => undefined); // no spill left running behind an error
+      throw e;
+    }
+    await spill.done;
+    return await use(tree);
+  } finally {
+    await ahead.stop();
   }
-  await spill.done;
-  return tree;
 }
 
 /** Imports `ref` as `opts.format` into `opts.output`. */
@@ -191,9 +202,10 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
 
   if (!opts.cache || !isCacheable(opts.format)) {
     const { writeFormat } = await builder();
-    const t = await buildTreeFromImage(opts, ref, img);
-    const facts = await writeAtomically(output, (tmp) => writeFormat(t.tree, opts.format, tmp, writer));
-    return { ...base, cached: false, facts, warnings: t.warnings };
+    return withImageTree(opts, ref, img, async (t) => {
+      const facts = await writeAtomically(output, (tmp) => writeFormat(t.tree, opts.format, tmp, writer));
+      return { ...base, cached: false, facts, warnings: t.warnings };
+    });
   }
 
   const key = artifactKey({
@@ -216,22 +228,23 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
       const again = await cache.lookup(key);
       hit = again !== undefined;
       if (again) return again;
-      const t = await buildTreeFromImage(opts, ref, img);
       const { writeFormat } = await builder();
-      warnings = t.warnings;
-      return cache.commit(
-        {
-          key,
-          format: opts.format,
-          file: `image${opts.format === 'composefs' ? '.cfs' : ''}`,
-          canonical: img.canonical,
-          manifestDigest: img.manifestDigest,
-          configDigest: img.configDigest,
-          platform: base.platform,
-        },
-        (tmp) => writeFormat(t.tree, opts.format, tmp, writer),
-        now(),
-      );
+      return withImageTree(opts, ref, img, (t) => {
+        warnings = t.warnings;
+        return cache.commit(
+          {
+            key,
+            format: opts.format,
+            file: `image${opts.format === 'composefs' ? '.cfs' : ''}`,
+            canonical: img.canonical,
+            manifestDigest: img.manifestDigest,
+            configDigest: img.configDigest,
+            platform: base.platform,
+          },
+          (tmp) => writeFormat(t.tree, opts.format, tmp, writer),
+          now(),
+        );
+      });
     });
   } else {
     opts.events?.({ type: 'cache-hit', key, path: artifact.path });

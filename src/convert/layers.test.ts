@@ -85,9 +85,15 @@ test('startSpill: layers spill in layer order, so layer 0 is ready before the la
     await Promise.all(plan.ready.map((r, i) => r.then(() => order.push(i))));
     await plan.done;
     assert.deepEqual(order, [0, 1, 2]);
-    // a second plan finds everything in place: ready at once, nothing to do
+    assert.deepEqual(plan.present, [], 'nothing was there before: nothing to read ahead');
+    // a second plan finds everything in place: ready at once, nothing to do,
+    // and every tar is one that existed before (read ahead by conversions)
     const again = await startSpill(f.root, f.layers, { jobs: 1 });
     await Promise.all([...again.ready, again.done]);
+    assert.deepEqual(
+      again.present,
+      again.paths.map((path, i) => ({ path, size: f.plain[i].length })),
+    );
   } finally {
     rmSync(f.root, { recursive: true, force: true });
   }

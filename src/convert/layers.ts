@@ -71,6 +71,8 @@ export interface SpillPlan {
   ready: Promise<void>[];
   /** Settles when every spill ended and the workers are gone; rejects with the first failure. */
   done: Promise<void>;
+  /** The tars that were there before this spill (not in the page cache for sure), in layer order. */
+  present: { path: string; size: number }[];
 }
 
 /**
@@ -103,17 +105,25 @@ export async function startSpill(
   const paths: string[] = new Array(layers.length);
   const ready: Promise<void>[] = new Array(layers.length).fill(Promise.resolve());
   const todo: { i: number; dest: string; bytes: number; settle: Deferred }[] = [];
+  const present: { path: string; size: number }[] = [];
+  const have = (path: string, size: number): void => {
+    if (!present.some((p) => p.path === path)) present.push({ path, size });
+  };
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i];
     opts.events?.({ type: 'layer-start', index: i, digest: l.digest });
     if (l.digest === l.diffId) {
       paths[i] = l.blobPath; // the blob is the uncompressed tar and was verified by its digest
+      have(l.blobPath, (await stat(l.blobPath).catch(() => undefined))?.size ?? 0);
       continue;
     }
     const dest = diffPath(storeRoot, l.diffId);
     paths[i] = dest;
-    const have = await stat(dest).catch(() => undefined);
-    if (have?.isFile() && (await usableDiff(dest, l.diffId))) continue;
+    const there = await stat(dest).catch(() => undefined);
+    if (there?.isFile() && (await usableDiff(dest, l.diffId))) {
+      have(dest, there.size);
+      continue;
+    }
     // Two entries for one diff_id (a layer repeated) spill once.
     const same = todo.find((t) => t.dest === dest);
     if (same) {
@@ -125,7 +135,7 @@ export async function startSpill(
     ready[i] = settle.promise;
     todo.push({ i, dest, bytes: blob?.size ?? 0, settle });
   }
-  if (todo.length === 0) return { paths, ready, done: Promise.resolve() };
+  if (todo.length === 0) return { paths, ready, done: Promise.resolve(), present };
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length));
   const total = todo.reduce((a, t) => a + t.bytes, 0);
   const spiller = jobs > 1 && total >= SPILL_WORKER_MIN_BYTES ? workerSpiller(jobs) : inlineSpiller();
@@ -154,5 +164,5 @@ export async function startSpill(
       await spiller.close();
     }
   };
-  return { paths, ready, done: handled(run()) };
+  return { paths, ready, done: handled(run()), present };
 }
