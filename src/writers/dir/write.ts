@@ -8,7 +8,9 @@
  * followed, so nothing is ever written outside `outDir`. A non-empty
  * `outDir` is refused unless `allowNonEmpty` (then clashes fail).
  *
- * Order: create entries (pre-order) and chown them; set xattrs in one
+ * Order: create entries (pre-order) and chown them (regular files also get
+ * their exact times, and as root their mode, through the new descriptor,
+ * file.ts); set xattrs in one
  * `setfattr` batch (after chown, which clears security.capability);
  * nanosecond and pre-epoch times (Node's utimes rounds to microseconds) in
  * one `python3` run (nstimes.ts; else `touch -h` batches) while directories
@@ -25,11 +27,6 @@
  */
 import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import {
-  constants as FS,
-  openSync,
-  writeSync,
-  closeSync,
-  ftruncateSync,
   mkdirSync,
   symlinkSync,
   linkSync,
@@ -44,10 +41,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import type { ProgressListener } from '../../events.js';
-import { readFile, CONTENT_CHUNK } from '../../tree/content.js';
+import { CONTENT_CHUNK } from '../../tree/content.js';
 import { walk } from '../../tree/types.js';
 import type { Inode, ValidatedTree } from '../../tree/types.js';
 import { encodeRootlessOwner, ROOTLESS_XATTR } from './rootless.js';
+import { ContentSources } from '../sources.js';
+import { writeContent } from './file.js';
 import { restoreXattrs } from './setfattr.js';
 import { run, TmpNames, withUtf8Path } from './host.js';
 import { setNsTimesPython, type NsTime } from './nstimes.js';
@@ -95,27 +94,6 @@ async function checkOutDir(outDir: string, allowNonEmpty: boolean): Promise<void
 
 const isUtf8 = (b: Buffer): boolean => Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 
-const ZERO_CHUNK = Buffer.alloc(CONTENT_CHUNK);
-const isZero = (c: Uint8Array): boolean => c.length <= CONTENT_CHUNK && ZERO_CHUNK.compare(c, 0, c.length, 0, c.length) === 0;
-
-async function writeContent(abs: Buffer, inode: Extract<Inode, { kind: 'file' }>): Promise<void> {
-  const fd = openSync(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
-  try {
-    const sparse = inode.content.kind === 'file' && inode.content.sparse !== undefined;
-    let pos = 0;
-    for await (const chunk of readFile(inode)) {
-      // Sparse sources keep their holes: all-zero chunks are skipped.
-      if (!(sparse && isZero(chunk))) {
-        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off, pos + off);
-      }
-      pos += chunk.length;
-    }
-    if (sparse) ftruncateSync(fd, pos);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 async function makeSocket(abs: Buffer, tmpAbs: string): Promise<void> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -136,17 +114,20 @@ async function makeSocket(abs: Buffer, tmpAbs: string): Promise<void> {
 export async function writeDir(tree: ValidatedTree, outDir: string, opts: WriteDirOptions = {}): Promise<WriteDirResult> {
   await checkOutDir(outDir, opts.allowNonEmpty ?? false);
   const at = { path: '/' };
+  const sources = new ContentSources();
   try {
-    return await writeEntries(tree, outDir, opts, at);
+    return await writeEntries(tree, outDir, opts, at, sources);
   } catch (e) {
     if (e instanceof Oci2fsError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? '';
     const hint = code === 'ENAMETOOLONG' ? ' (paths longer than PATH_MAX cannot be written by the dir writer)' : code === 'ENOSPC' ? ' (disk full)' : '';
     throw new Oci2fsError(ErrorCode.IO, `Writing ${JSON.stringify(at.path)} under ${outDir} failed: ${(e as Error).message}${hint}`, { cause: e });
+  } finally {
+    sources.close();
   }
 }
 
-async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirOptions, at: { path: string }): Promise<WriteDirResult> {
+async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirOptions, at: { path: string }, sources: ContentSources): Promise<WriteDirResult> {
   const rootless = opts.rootless ?? process.geteuid?.() !== 0;
   const skipped: WriteDirResult['skipped'] = [];
   const skip = (path: string, what: string): void => {
@@ -176,6 +157,11 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
     m.set(name, value);
   };
 
+  // Node's utimes takes float seconds, rounds to microseconds and maps
+  // negative times to "now": such times go through touch(1).
+  const exactInNode = (i: Inode): boolean => i.mtimeNsec === 0 && i.mtimeSec >= 0;
+  const scratch = Buffer.allocUnsafe(CONTENT_CHUNK);
+
   // Pass 1: create (pre-order) and chown.
   let done = 0;
   for (const it of items) {
@@ -195,7 +181,14 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
           mkdirSync(p, 0o700);
           break;
         case 'file':
-          await writeContent(p, inode);
+          // Owner, mode (root: nothing may come between chown and chmod
+          // but xattrs, which root can set on any mode) and exact times go
+          // through the new descriptor; unprivileged, the mode waits for
+          // the xattr batch (user.* xattrs need write permission).
+          await writeContent(p, inode, sources, scratch, {
+            ...(rootless ? {} : { owner: { uid: inode.uid, gid: inode.gid }, mode: inode.mode }),
+            ...(exactInNode(inode) ? { mtimeSec: inode.mtimeSec } : {}),
+          });
           break;
         case 'symlink':
           symlinkSync(Buffer.from(inode.target, 'latin1'), p);
@@ -232,8 +225,8 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
       }
     } else if (it.path === '/') {
       chownSync(p, inode.uid, inode.gid);
-    } else {
-      lchownSync(p, inode.uid, inode.gid);
+    } else if (inode.kind !== 'file') {
+      lchownSync(p, inode.uid, inode.gid); // files: done through their descriptor
     }
     if (inode.xattrs.size > 0) {
       for (const [k, v] of inode.xattrs) {
@@ -245,13 +238,11 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
     }
     if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'dir', done, total: items.length });
   }
+  sources.close(); // contents are all read
 
   // Xattrs in one batch, after every chown.
   await restoreXattrs(outDir, tmp.next(), [...xattrJobs].map(([path, xattrs]) => ({ path, xattrs })));
 
-  // Node's utimes takes float seconds, rounds to microseconds and maps
-  // negative times to "now": such times go through touch(1).
-  const exactInNode = (i: Inode): boolean => i.mtimeNsec === 0 && i.mtimeSec >= 0;
   const created = (it: Item): boolean => it.primary && !(rootless && (it.inode.kind === 'chardev' || it.inode.kind === 'blockdev'));
 
   // Pass 2: every time Node cannot set exactly, in one python3 run, while
@@ -289,6 +280,10 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
     }
   }
 
+  /** One exact time through touch(1), for a path that is not UTF-8 or a directory (pass 3). */
+  const touchOne = (it: Item): Promise<void> =>
+    withUtf8Path(outDir, tmp, it.rel, isUtf8, (rp) => run('touch', ['-h', '-c', '-d', touchStamp(it.inode.mtimeSec, it.inode.mtimeNsec), '--', rp], outDir));
+
   // Pass 3 (post-order: children before their directory): modes, then the other timestamps.
   for (let i = items.length - 1; i >= 0; i--) {
     const it = items[i];
@@ -296,12 +291,18 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
     const { inode } = it;
     if (!created(it)) continue;
     const p = it.path === '/' ? base : abs(it.rel);
+    if (inode.kind === 'file') {
+      // owner, times (and as root the mode) were set in pass 1
+      if (rootless) chmodSync(p, inode.mode);
+      if (!exactInNode(inode) && !nsDone && !isUtf8(it.rel)) await touchOne(it);
+      continue;
+    }
     if (inode.kind !== 'symlink') chmodSync(p, inode.mode);
     if (exactInNode(inode)) {
       if (inode.kind === 'symlink') lutimesSync(p, inode.mtimeSec, inode.mtimeSec);
       else utimesSync(p, inode.mtimeSec, inode.mtimeSec);
     } else if (!nsDone && (inode.kind === 'dir' || !isUtf8(it.rel))) {
-      await withUtf8Path(outDir, tmp, it.rel, isUtf8, (rp) => run('touch', ['-h', '-c', '-d', touchStamp(inode.mtimeSec, inode.mtimeNsec), '--', rp], outDir));
+      await touchOne(it);
     }
   }
   opts.events?.({ type: 'write-progress', phase: 'dir', done: items.length, total: items.length });
