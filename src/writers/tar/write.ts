@@ -46,24 +46,47 @@ interface Planned {
   sparse?: SparseHeader & { map: Uint8Array; src: Extract<Content, { kind: 'file' }> };
 }
 
+/** No xattrs (hardlink entries carry none: they are the first path's). */
+const NO_XATTRS: ReadonlyMap<string, Uint8Array> = new Map();
+
+/**
+ * One header, always built with the same fields in the same order (one
+ * object shape: planning 48k entries took 0.35 s with object spreads).
+ */
+function header(inode: Inode, path: string, type: TarHeaderInput['type'], size = 0, linkname = '', devMajor = 0, devMinor = 0): TarHeaderInput {
+  return {
+    path,
+    type,
+    mode: inode.mode,
+    uid: inode.uid,
+    gid: inode.gid,
+    mtimeSec: inode.mtimeSec,
+    mtimeNsec: inode.mtimeNsec,
+    size,
+    linkname,
+    devMajor,
+    devMinor,
+    xattrs: type === 'hardlink' ? (NO_XATTRS as Map<string, Uint8Array>) : inode.xattrs,
+  };
+}
+
 /** The entries of the archive, in order (pure; no I/O). */
 export function planTar(tree: ValidatedTree, warn: (code: string, message: string) => void = () => {}): Planned[] {
   const first = new Map<Inode, string>();
   const out: Planned[] = [];
   walk(tree.root, (path, inode) => {
-    const base = { mode: inode.mode, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, xattrs: inode.xattrs, size: 0, linkname: '', devMajor: 0, devMinor: 0 };
     const name = tarName(path, inode);
     if (inode.kind !== 'dir') {
       const seen = first.get(inode);
       if (seen !== undefined) {
-        out.push({ header: { ...base, path: name, type: 'hardlink', linkname: seen, xattrs: new Map() }, inode, data: false });
+        out.push({ header: header(inode, name, 'hardlink', 0, seen), inode, data: false });
         return;
       }
       first.set(inode, name);
     }
     switch (inode.kind) {
       case 'dir':
-        out.push({ header: { ...base, path: name, type: 'dir' }, inode, data: false });
+        out.push({ header: header(inode, name, 'dir'), inode, data: false });
         break;
       case 'file':
         if (inode.content.kind === 'external') {
@@ -72,24 +95,24 @@ export function planTar(tree: ValidatedTree, warn: (code: string, message: strin
         if (inode.content.kind === 'file' && inode.content.sparse !== undefined) {
           const map = encodeSparseMap(inode.content.sparse);
           out.push({
-            header: { ...base, path: sparseStandInName(name), type: 'file', size: map.length + inode.content.length },
+            header: header(inode, sparseStandInName(name), 'file', map.length + inode.content.length),
             inode,
             data: true,
             sparse: { realPath: name, realSize: inode.size, map, src: inode.content },
           });
           break;
         }
-        out.push({ header: { ...base, path: name, type: 'file', size: inode.size }, inode, data: true });
+        out.push({ header: header(inode, name, 'file', inode.size), inode, data: true });
         break;
       case 'symlink':
-        out.push({ header: { ...base, path: name, type: 'symlink', linkname: inode.target }, inode, data: false });
+        out.push({ header: header(inode, name, 'symlink', 0, inode.target), inode, data: false });
         break;
       case 'chardev':
       case 'blockdev':
-        out.push({ header: { ...base, path: name, type: inode.kind, devMajor: inode.rdevMajor, devMinor: inode.rdevMinor }, inode, data: false });
+        out.push({ header: header(inode, name, inode.kind, 0, '', inode.rdevMajor, inode.rdevMinor), inode, data: false });
         break;
       case 'fifo':
-        out.push({ header: { ...base, path: name, type: 'fifo' }, inode, data: false });
+        out.push({ header: header(inode, name, 'fifo'), inode, data: false });
         break;
       case 'socket':
         warn('W_TAR_SOCKET', `Socket ${JSON.stringify(path)} cannot be stored in a tar archive; left out`);
