@@ -47,6 +47,14 @@ function discard(path: string): void {
   renameSync(path, join(WORK, 'trash', String(discarded++)));
 }
 
+/** Runs of each sub-second step (warm pull and its yardsticks); the median is reported. */
+const WARM_RUNS = 5;
+
+/** The run with the median wall time. */
+function median(ms: Measurement[]): Measurement {
+  return [...ms].sort((a, b) => a.wallS - b.wallS)[Math.floor(ms.length / 2)];
+}
+
 /** Whether `name` is an executable on PATH. */
 const hasCommand = (name: string): boolean => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 
@@ -108,20 +116,32 @@ async function main(): Promise<void> {
   if (want('pull')) {
     console.log('\npull');
     const cold = await step('oci2fs pull (cold, empty store)', `${OURS} pull -q ${ins} --store ${store}-pull ${REF}`);
-    const warm = await step('oci2fs pull (warm, all present)', `${OURS} pull -q ${ins} --store ${store}-pull ${REF}`);
-    const node0 = await step('node -e 0 (node alone)', 'node -e 0');
-    // One manifest round trip in the same state (the registry's files cold too), by curl.
+    // Sub-second steps swing with the VM: each is run WARM_RUNS times, interleaved, and the median kept.
     const [repo, tag] = REF.slice(HOST.length + 1).split(':');
     const accept = 'application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json';
-    const rtt = await step('manifest round trip (curl)', `curl -sf -o /dev/null -H 'Accept: ${accept}' http://${HOST}/v2/${repo}/manifests/${tag}`);
-    console.log(`  cold vs skopeo: ${ratio(cold, skopeo)};  warm: ${warm.wallS.toFixed(3)} s, ${(warm.wallS - rtt.wallS).toFixed(3)} s beyond one manifest round trip`);
-    // NODE_EXTRA_CA_CERTS makes node parse its CA bundle at start-up, in
-    // every process, before any of our code runs (~50 ms with the system
-    // bundle); a fresh Debian machine does not set it. Shown both ways.
-    if (process.env.NODE_EXTRA_CA_CERTS) {
-      const clean = await step('oci2fs pull (warm), NODE_EXTRA_CA_CERTS unset', `env -u NODE_EXTRA_CA_CERTS ${OURS} pull -q ${ins} --store ${store}-pull ${REF}`);
-      const clean0 = await step('node -e 0, NODE_EXTRA_CA_CERTS unset', 'env -u NODE_EXTRA_CA_CERTS node -e 0');
-      console.log(`  warm without NODE_EXTRA_CA_CERTS: ${clean.wallS.toFixed(3)} s, ${(clean.wallS - rtt.wallS).toFixed(3)} s beyond one manifest round trip (node alone ${clean0.wallS.toFixed(3)} s; with it ${node0.wallS.toFixed(3)} s)`);
+    const unsetNec = process.env.NODE_EXTRA_CA_CERTS ? 'env -u NODE_EXTRA_CA_CERTS ' : '';
+    const steps: [string, string][] = [
+      ['oci2fs pull (warm, all present)', `${OURS} pull -q ${ins} --store ${store}-pull ${REF}`],
+      ['node -e 0 (node alone)', 'node -e 0'],
+      // one manifest round trip in the same state (the registry's files cold too), by curl
+      ['manifest round trip (curl)', `curl -sf -o /dev/null -H 'Accept: ${accept}' http://${HOST}/v2/${repo}/manifests/${tag}`],
+      // NODE_EXTRA_CA_CERTS makes node parse its CA bundle at start-up, in every
+      // process, before any of our code runs; a fresh Debian machine does not set it.
+      ...(unsetNec ? ([
+        ['oci2fs pull (warm), NODE_EXTRA_CA_CERTS unset', `${unsetNec}${OURS} pull -q ${ins} --store ${store}-pull ${REF}`],
+        ['node -e 0, NODE_EXTRA_CA_CERTS unset', `${unsetNec}node -e 0`],
+      ] as [string, string][]) : []),
+    ];
+    const runs: Measurement[][] = steps.map(() => []);
+    for (let i = 0; i < WARM_RUNS; i++) for (const [k, [label, script]] of steps.entries()) runs[k].push(await measure(label, script));
+    const [warm, node0, rtt, clean, clean0] = runs.map((r) => {
+      const m = median(r);
+      console.log(formatRow({ ...m, label: `${m.label} (median of ${r.length})` }));
+      return m;
+    });
+    console.log(`  cold vs skopeo: ${ratio(cold, skopeo)};  warm: ${warm.wallS.toFixed(3)} s, ${(warm.wallS - rtt.wallS).toFixed(3)} s beyond one manifest round trip (node alone ${node0.wallS.toFixed(3)} s)`);
+    if (clean && clean0) {
+      console.log(`  warm without NODE_EXTRA_CA_CERTS: ${clean.wallS.toFixed(3)} s, ${(clean.wallS - rtt.wallS).toFixed(3)} s beyond one manifest round trip (node alone ${clean0.wallS.toFixed(3)} s)`);
     }
   }
 
@@ -195,6 +215,15 @@ async function main(): Promise<void> {
     const erofs = await step('oci2fs import --format erofs (layers spilled)', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} -o ${WORK}/o.erofs`);
     const cfs = await step('oci2fs import --format composefs', `${OURS} import -q ${ins} --store ${store} --no-cache ${REF} --format composefs -o ${WORK}/o.cfs --objects ${WORK}/objects`);
     console.log(`  erofs vs chain: first ${ratio(erofs1, chain)}, spilled ${ratio(erofs, chain)};  composefs vs chain: ${ratio(cfs, chain)}`);
+    const objects = execFileSync('sh', ['-c', `find ${WORK}/objects -type f | wc -l; du -sb ${WORK}/objects | cut -f1`], { encoding: 'utf8' }).split('\n');
+    console.log(`  bytes written: EROFS ours ${sizeMb(`${WORK}/o.erofs`)}, mkfs.erofs ${sizeMb(`${WORK}/mk.erofs`)}; composefs image ${sizeMb(`${WORK}/o.cfs`)} + ${objects[0]} objects, ${(Number(objects[1]) / 2 ** 20).toFixed(1)} MB`);
+    if (hasCommand('mkcomposefs')) {
+      const mkc = await step('mkcomposefs of the unpacked tree', `rm -rf ${WORK}/mkc-objects ${WORK}/mkc.cfs; mkcomposefs --digest-store=${WORK}/mkc-objects ${bundle}/rootfs ${WORK}/mkc.cfs`);
+      console.log(`  composefs vs umoci unpack + mkcomposefs: ${ratio(cfs, sum('', [unpack!, mkc]))}`);
+      discard(join(WORK, 'mkc-objects'));
+    } else {
+      console.log('  mkcomposefs: not installed here (Debian 12 has no composefs package)');
+    }
     // Objects are shared across images: the base image (the big one's first layer) into the same objects dir.
     const base = process.env.BENCH_BASE_REF ?? `${HOST}/bench/debian:minbase`;
     try {
