@@ -3,7 +3,6 @@
  * `docker-credential-NAME get`, write the server URL to stdin, read
  * `{"ServerURL","Username","Secret"}` from stdout.
  */
-import { spawn } from 'node:child_process';
 import { ErrorCode, Oci2fsError } from '../errors.js';
 import type { Credential } from './types.js';
 import { IDENTITY_TOKEN_USERNAME } from './authfile.js';
@@ -22,12 +21,14 @@ const NOT_FOUND_MESSAGE = 'credentials not found in native keychain';
 export type HelperResult = { kind: 'found'; credential: Credential } | { kind: 'not-found' } | { kind: 'missing' };
 
 /** Run a helper program; resolves with stdout, stderr and exit code, or 'missing' for ENOENT. */
-function run(
+async function run(
   program: string,
   args: string[],
   input: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string } | 'missing'> {
+  // loaded on first use: most commands never run a helper, and loading node:child_process costs a warm pull ~3 ms
+  const { spawn } = await import('node:child_process');
   return new Promise((resolvePromise, reject) => {
     const child = spawn(program, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

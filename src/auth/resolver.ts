@@ -3,7 +3,6 @@
  * documented in docs/auth.md, in order. Reads files lazily, once per resolver.
  */
 import { readFile } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { ErrorCode, Oci2fsError } from '../errors.js';
@@ -74,7 +73,8 @@ export function credentialSources(opts: CredentialResolverOptions): Source[] {
  * (the user's own configuration file). As curl then reads the result as a
  * netrc token, the password is its first whitespace-separated word.
  */
-function evalPassword(path: string, machine: string, expr: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function evalPassword(path: string, machine: string, expr: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const { spawn } = await import('node:child_process'); // on first use, as in helper.ts
   return new Promise((resolvePromise, reject) => {
     const child = spawn('/bin/sh', ['-c', `echo ${expr}`], { env, stdio: ['ignore', 'pipe', 'ignore'] });
     const out: Buffer[] = [];

@@ -17,7 +17,7 @@ import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { connect } from 'node:tls';
 import { pipeline, Readable } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { bulkFetch, endpoint } from './http1.js';
 
 /**
@@ -124,6 +124,10 @@ export class HttpResponse implements RegistryResponse {
   }
 }
 
+const requireBuiltin = createRequire(import.meta.url);
+/** node:zlib, loaded for the first encoded body only (we ask for identity; a warm pull never needs it). */
+let zlib: typeof import('node:zlib') | undefined;
+
 /**
  * The body with a Content-Encoding undone, as fetch does (we ask for
  * identity, but a proxy may compress anyway); the headers are left as sent.
@@ -131,7 +135,9 @@ export class HttpResponse implements RegistryResponse {
 function decoded<T extends AsyncIterable<Uint8Array>>(fields: IncomingMessage['headers'], body: T): T | Readable {
   const raw = fields['content-encoding'];
   const enc = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).trim().toLowerCase();
-  const decoder = enc === 'gzip' || enc === 'x-gzip' ? createGunzip() : enc === 'deflate' ? createInflate() : enc === 'br' ? createBrotliDecompress() : undefined;
+  if (enc === '' || enc === 'identity') return body;
+  const z = (zlib ??= requireBuiltin('node:zlib') as typeof import('node:zlib'));
+  const decoder = enc === 'gzip' || enc === 'x-gzip' ? z.createGunzip() : enc === 'deflate' ? z.createInflate() : enc === 'br' ? z.createBrotliDecompress() : undefined;
   if (!decoder) return body;
   const src = body instanceof Readable ? body : Readable.from(body, { objectMode: false });
   pipeline(src, decoder, () => {}); // an error on either side destroys both; the reader sees it
