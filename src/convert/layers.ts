@@ -71,7 +71,7 @@ export interface SpillPlan {
   ready: Promise<void>[];
   /** Settles when every spill ended and the workers are gone; rejects with the first failure. */
   done: Promise<void>;
-  /** The tars that were there before this spill (not in the page cache for sure), in layer order. */
+  /** The tars that were there before this spill (maybe no longer in the page cache), in layer order. */
   present: { path: string; size: number }[];
 }
 
