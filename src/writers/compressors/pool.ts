@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { createBlockCompressor, type BlockCompressFn, type CompressorSpec } from './index.js';
 import { srcUrl } from '../../util/src-url.js';
+import { cpuClockMs } from '../../util/thread-cpu.js';
 
 /**
  * Message to a worker: the block's bytes are `data[0, length)`; `out` is a
@@ -66,7 +67,7 @@ export class CompressPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private nextId = 0;
   private failure: unknown = null;
-  /** Milliseconds spent compressing blocks so far, summed over workers (CPU time, not wall time). */
+  /** Milliseconds of CPU spent compressing blocks so far, summed over threads (wall time where the system has no thread clock). */
   compressMs = 0;
 
   constructor(spec: CompressorSpec, jobs: number) {
@@ -118,9 +119,9 @@ export class CompressPool {
   compress(block: Uint8Array): Promise<BlockResult> {
     if (this.inline) {
       try {
-        const started = performance.now();
+        const started = cpuClockMs();
         const out = this.inline(block);
-        this.compressMs += performance.now() - started;
+        this.compressMs += cpuClockMs() - started;
         const buffers = block.byteOffset === 0 ? [block.buffer as ArrayBuffer] : [];
         return Promise.resolve(out ? { data: out, compressed: true, buffers } : { data: block, compressed: false, buffers });
       } catch (e) {

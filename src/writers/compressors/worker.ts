@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createScratchCompressor, type CompressorSpec } from './index.js';
 import type { PoolRequest, PoolReply } from './pool.js';
+import { cpuClockMs } from '../../util/thread-cpu.js';
 
 const compress = createScratchCompressor(workerData as CompressorSpec);
 const port = parentPort;
@@ -14,7 +15,7 @@ if (!port) throw new Error('compressor worker started outside a worker thread');
 
 port.on('message', (req: PoolRequest) => {
   let reply: PoolReply;
-  const started = performance.now();
+  const started = cpuClockMs();
   try {
     const out = compress(new Uint8Array(req.data, 0, req.length));
     if (out === null) {
@@ -30,6 +31,6 @@ port.on('message', (req: PoolRequest) => {
   } catch (e) {
     reply = { id: req.id, data: req.data, out: req.out, length: req.length, compressed: false, error: String((e as Error)?.stack ?? e) };
   }
-  reply.ms = performance.now() - started;
+  reply.ms = cpuClockMs() - started; // this thread's CPU time (util/thread-cpu.ts)
   port.postMessage(reply, [reply.data, reply.out]);
 });
