@@ -3,35 +3,54 @@
  * writer's `compress-seconds`: wall time around a call counts the time the
  * thread waited for a core too, which on two busy cores is much of it.
  * Node 20 has no per-thread CPU clock (`process.threadCpuUsage` is newer),
- * so this reads the thread's own utime and stime from proc(5).
+ * so this reads the thread's own counters from proc(5): `schedstat` (time
+ * on a CPU in nanoseconds), else `stat` (utime + stime in clock ticks).
  */
 import { readFileSync } from 'node:fs';
 
-/** Clock ticks per second of proc(5)'s times (USER_HZ: 100 on Linux). */
-const USER_HZ = 100;
-/** Where the kernel publishes the calling thread's statistics (Linux ≥ 3.17). */
+/** The calling thread's "time spent on the cpu (ns) ..." line (Linux, CONFIG_SCHED_INFO). */
+const THREAD_SCHEDSTAT = '/proc/thread-self/schedstat';
+/** The calling thread's statistics line (Linux ≥ 3.17). */
 const THREAD_STAT = '/proc/thread-self/stat';
+/** Clock ticks per second of proc(5)'s utime and stime (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
 
-let unavailable = false;
+let source: 'schedstat' | 'stat' | 'none' | undefined;
 
-/**
- * Milliseconds of CPU this thread has used (user + system, in steps of
- * 1000 / USER_HZ), or null where proc(5) does not say (not Linux).
- */
-export function threadCpuMs(): number | null {
-  if (unavailable) return null;
-  let stat: string;
+function read(path: string): string | null {
   try {
-    stat = readFileSync(THREAD_STAT, 'latin1');
+    return readFileSync(path, 'latin1');
   } catch {
-    unavailable = true;
     return null;
   }
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count after the last ")".
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the line; fields[0] is field 3 (state)
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? (ticks * 1000) / USER_HZ : null;
+}
+
+/**
+ * Milliseconds of CPU this thread has used, or null where proc(5) does not
+ * say (not Linux).
+ */
+export function threadCpuMs(): number | null {
+  if (source === undefined || source === 'schedstat') {
+    const line = read(THREAD_SCHEDSTAT);
+    const ns = line === null ? NaN : Number(line.split(' ')[0]);
+    if (Number.isFinite(ns)) {
+      source = 'schedstat';
+      return ns / 1e6;
+    }
+    source = 'stat';
+  }
+  if (source === 'stat') {
+    const stat = read(THREAD_STAT);
+    if (stat !== null) {
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count after the last ")";
+      // utime and stime are fields 14 and 15 of the line, fields[0] is field 3 (state)
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      if (Number.isFinite(ticks)) return (ticks * 1000) / USER_HZ;
+    }
+    source = 'none';
+  }
+  return null;
 }
 
 /** A clock for timing synchronous work on this thread: its CPU time where known, else wall time (ms). */
