@@ -4,7 +4,9 @@
  * thread waited for a core too, which on two busy cores is much of it.
  * Node 20 has no per-thread CPU clock (`process.threadCpuUsage` is newer),
  * so this reads the thread's own counters from proc(5): `schedstat` (time
- * on a CPU in nanoseconds), else `stat` (utime + stime in clock ticks).
+ * on a CPU in nanoseconds, brought up to date at scheduler ticks and
+ * switches, so a call shorter than a tick may read as 0), else `stat`
+ * (utime + stime in clock ticks). Good for sums over many calls.
  */
 import { readFileSync } from 'node:fs';
 

@@ -100,9 +100,10 @@ test('re-tag under another name hits the cache when provenance is off', async ()
   const a = await runCli(['import', ...common(store), '--json', '--no-provenance', `${reg.host}/test/app:v1`, '-o', join(work, 'r1.sqsh')]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(JSON.parse(a.stdout).cached, false);
-  // a build reports its compression CPU time (a measurement of this run, not cached with the artifact)
+  // a build reports its compression CPU time (a measurement of this run, not cached with the
+  // artifact); the threads' CPU clocks advance in scheduler ticks, which this tiny image may not fill
   const built = JSON.parse(a.stdout).stats?.['compress-seconds'];
-  assert.ok(typeof built === 'number' && built > 0, `compress-seconds of a build: ${built}`);
+  assert.ok(typeof built === 'number' && built >= 0, `compress-seconds of a build: ${built}`);
   const b = await runCli(['import', ...common(store), '--json', '--no-provenance', `${reg.host}/test/other:renamed`, '-o', join(work, 'r2.sqsh')]);
   assert.equal(b.code, 0, b.stderr);
   assert.equal(JSON.parse(b.stdout).cached, true);
