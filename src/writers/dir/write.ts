@@ -9,9 +9,9 @@
  * `outDir` is refused unless `allowNonEmpty` (then clashes fail).
  *
  * Order: create entries (pre-order) and chown them (regular files also get
- * their exact times, and as root their mode, through the new descriptor,
- * file.ts); set xattrs in one
- * `setfattr` batch (after chown, which clears security.capability);
+ * their exact times, and as root their mode, through the new descriptor:
+ * file.ts); set xattrs in one `setfattr` batch (after chown, which clears
+ * security.capability);
  * nanosecond and pre-epoch times (Node's utimes rounds to microseconds) in
  * one `python3` run (nstimes.ts; else `touch -h` batches) while directories
  * are still searchable; then post-order chmod (incl. setuid/setgid, after
