@@ -147,7 +147,7 @@ test('a body starting elsewhere than asked is refused and its connection closed 
   assert.equal(cancelled, 1);
 });
 
-test('a large blob starts writing back early (background datasyncs) and is stored intact', async (t) => {
+test('a large blob starts writing back early (background datasyncs) and is stored intact (regression: the count depended on disk speed)', async (t) => {
   const store = await tempStore(t);
   const data = randomBytes(INGEST_EARLY_SYNC_BYTES * 2 + 12345);
   const probe = await open(join(tmpdir(), `oci2fs-probe-${process.pid}`), 'w');
@@ -156,9 +156,12 @@ test('a large blob starts writing back early (background datasyncs) and is store
   await rm(join(tmpdir(), `oci2fs-probe-${process.pid}`));
   const original = proto.datasync;
   let syncs = 0;
-  proto.datasync = function (this: unknown) {
+  // Counted and answered at once: a real datasync that outlasts the rest of the download
+  // (a busy disk) rightly skips the next one, which made the count timing-dependent.
+  // Durability is the final fsync's, which this does not touch.
+  proto.datasync = function () {
     syncs++;
-    return original.call(this);
+    return Promise.resolve();
   };
   t.after(() => {
     proto.datasync = original;
@@ -170,6 +173,6 @@ test('a large blob starts writing back early (background datasyncs) and is store
     })(),
   });
   await store.ingestBlob({ digest: sha(data), size: data.length }, openAt);
-  assert.ok(syncs >= 2, `${syncs} background datasyncs`);
+  assert.equal(syncs, 2, 'one background datasync per INGEST_EARLY_SYNC_BYTES written');
   assert.ok((await readFile(store.blobPath(sha(data)))).equals(data));
 });
