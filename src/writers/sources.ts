@@ -1,12 +1,21 @@
 /**
  * Open descriptors of the host files that hold tree contents, for the data
- * passes of the ext4 and tar writers. Contents live in a few large files (spilled layer tars), read
+ * passes of the ext4, tar, dir and squashfs writers. Contents live in a few large files (spilled layer tars), read
  * front to back in allocation order, so a small LRU of descriptors opened
  * once per write avoids an open/stat/close per file.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import { hostPath } from '../tree/content.js';
+import type { Content } from '../tree/types.js';
+
+/** A file content stored plainly in a host file (no sparse map): read directly. */
+export type PlainFileContent = Extract<Content, { kind: 'file' }>;
+
+/** True when `content` lives in a host file without a sparse map. */
+export function isPlainFile(content: Content): content is PlainFileContent {
+  return content.kind === 'file' && !content.sparse;
+}
 import type { SourceFile } from './output.js';
 
 /** Descriptors kept open at most. */
@@ -40,6 +49,22 @@ export class ContentSources {
       closeSync(old.fd);
     }
     return src;
+  }
+
+  /**
+   * Fills `into[0, length)` with bytes [at, at + length) of a plain file
+   * content, with synchronous positional reads (no buffer of our own, no
+   * copy); E_IO when the host file ends first.
+   */
+  read(content: PlainFileContent, at: number, into: Uint8Array, length: number): void {
+    const fd = this.get(content).fd;
+    for (let done = 0; done < length; ) {
+      const n = readSync(fd, into, done, length - done, content.offset + at + done);
+      if (n === 0) {
+        throw new Oci2fsError(ErrorCode.IO, `Cannot read ${content.length} bytes at offset ${content.offset} of ${content.path}: file ended early`);
+      }
+      done += n;
+    }
   }
 
   /** Closes every descriptor. */

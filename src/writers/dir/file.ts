@@ -4,11 +4,10 @@
  * metadata can be set through its descriptor before it is closed (cheaper
  * than a path lookup per call later: bench image, 40k files).
  */
-import { constants as FS, openSync, readSync, writeSync, closeSync, ftruncateSync, fchownSync, fchmodSync, futimesSync } from 'node:fs';
-import { Oci2fsError, ErrorCode } from '../../errors.js';
+import { constants as FS, openSync, writeSync, closeSync, ftruncateSync, fchownSync, fchmodSync, futimesSync } from 'node:fs';
 import { readFile, CONTENT_CHUNK } from '../../tree/content.js';
 import type { Inode } from '../../tree/types.js';
-import type { ContentSources } from '../sources.js';
+import { isPlainFile, type ContentSources } from '../sources.js';
 
 const ZERO_CHUNK = Buffer.alloc(CONTENT_CHUNK);
 const isZero = (c: Uint8Array): boolean => c.length <= CONTENT_CHUNK && ZERO_CHUNK.compare(c, 0, c.length, 0, c.length) === 0;
@@ -30,11 +29,10 @@ export async function writeContent(abs: Buffer, inode: Extract<Inode, { kind: 'f
   const fd = openSync(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
   try {
     const c = inode.content;
-    if (c.kind === 'file' && c.sparse === undefined && c.length === inode.size) {
-      const src = sources.get(c);
+    if (isPlainFile(c) && c.length === inode.size) {
       for (let pos = 0; pos < c.length; ) {
-        const n = readSync(src.fd, scratch, 0, Math.min(scratch.length, c.length - pos), c.offset + pos);
-        if (n === 0) throw new Oci2fsError(ErrorCode.IO, `Cannot read ${c.length} bytes at offset ${c.offset} of ${src.name}: file ended early`);
+        const n = Math.min(scratch.length, c.length - pos);
+        sources.read(c, pos, scratch, n);
         for (let off = 0; off < n; ) off += writeSync(fd, scratch, off, n - off, pos + off);
         pos += n;
       }

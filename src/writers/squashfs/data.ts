@@ -23,7 +23,7 @@ import type { FileInode } from '../../tree/types.js';
 import type { BlockResult, CompressPool } from '../compressors/pool.js';
 import type { ImageOutput } from '../output.js';
 import { DATA_UNCOMPRESSED, INVALID_FRAGMENT } from './constants.js';
-import { ContentSource, isPlainFile } from './source.js';
+import { ContentSources, isPlainFile } from '../sources.js';
 
 /** Where a file's data ended up. Filled in asynchronously; complete after `finish()`. */
 export interface FileData {
@@ -62,7 +62,8 @@ export class DataWriter {
   private fragBuf: Uint8Array;
   private fragLen = 0;
   private readonly zeros: Buffer;
-  private readonly source = new ContentSource();
+  /** Plain contents are read straight into recycled block buffers (no copy, no fresh buffer per chunk). */
+  private readonly source = new ContentSources();
   /** Sizes shared by at least two hashable files: only those can be duplicates. */
   private readonly dupSizes = new Set<number>();
 
