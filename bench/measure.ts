@@ -21,7 +21,7 @@ const BUILD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 function warmPrograms(): void {
   const script = [
     `for p in ${PROGRAMS.join(' ')}; do b=$(command -v $p) || continue; cat "$b"; ldd "$b" 2>/dev/null | awk '/\\//{print $3}' | xargs -r cat; done`,
-    `find ${BUILD_DIR} ${resolve(BUILD_DIR, '..', 'node_modules')} -type f -exec cat {} +`,
+    `find ${BUILD_DIR} ${resolve(BUILD_DIR, '..', 'node_modules')} ${resolve(BUILD_DIR, '..', 'bin')} -type f -exec cat {} +`,
   ].join('; ');
   spawnSync('sh', ['-c', `{ ${script}; } > /dev/null 2>&1`]);
 }

@@ -15,11 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { measure, formatRow, ratio, type Measurement } from './measure.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = resolve(here, '..', 'src', 'bin', 'oci2fs.js');
+/** The package's bin, what users run: a shell launcher that starts node on dist/src/bin/oci2fs.js. */
+const LAUNCHER = resolve(here, '..', '..', 'bin', 'oci2fs');
 const REF = process.env.BENCH_REF ?? '127.0.0.1:5000/bench/big:latest';
 const HOST = REF.split('/')[0];
 const WORK = process.env.BENCH_WORK ?? '/work/bench/run';
-const OURS = `node ${CLI}`;
+const OURS = LAUNCHER;
 
 const sections = process.argv.slice(2);
 const want = (s: string) => sections.length === 0 || sections.includes(s);
@@ -126,7 +127,8 @@ async function main(): Promise<void> {
       // one manifest round trip in the same state (the registry's files cold too), by curl
       ['manifest round trip (curl)', `curl -sf -o /dev/null -H 'Accept: ${accept}' http://${HOST}/v2/${repo}/manifests/${tag}`],
       // NODE_EXTRA_CA_CERTS makes node parse its CA bundle at start-up, in every
-      // process, before any of our code runs; a fresh Debian machine does not set it.
+      // process, before any script runs (`node -e 0` shows it); bin/oci2fs defers
+      // it to our first verified TLS connection, so both oci2fs rows should agree.
       ...(unsetNec ? ([
         ['oci2fs pull (warm), NODE_EXTRA_CA_CERTS unset', `${unsetNec}${OURS} pull -q ${ins} --store ${store}-pull ${REF}`],
         ['node -e 0, NODE_EXTRA_CA_CERTS unset', `${unsetNec}node -e 0`],
@@ -227,7 +229,7 @@ async function main(): Promise<void> {
     // Objects are shared across images: the base image (the big one's first layer) into the same objects dir.
     const base = process.env.BENCH_BASE_REF ?? `${HOST}/bench/debian:minbase`;
     try {
-      const r = JSON.parse(execFileSync('node', [CLI, 'import', '--json', '--insecure-registry', HOST, '--store', store, '--no-cache', base, '--format', 'composefs', '-o', `${WORK}/base.cfs`, '--objects', `${WORK}/objects`], { encoding: 'utf8' }));
+      const r = JSON.parse(execFileSync(LAUNCHER, ['import', '--json', '--insecure-registry', HOST, '--store', store, '--no-cache', base, '--format', 'composefs', '-o', `${WORK}/base.cfs`, '--objects', `${WORK}/objects`], { encoding: 'utf8' }));
       console.log(`  composefs object sharing: ${base} into the same objects dir references ${r.facts.objects} objects, wrote ${r.facts.newObjects} new`);
     } catch (e) {
       console.log(`  composefs object sharing: not measured (${(e as Error).message.split('\n')[0]})`);

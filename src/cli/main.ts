@@ -5,6 +5,9 @@
  */
 import { commands } from './commands/index.js';
 import { runCommand, usage } from './run.js';
+import { adoptDeferredCaCerts } from '../registry/trust.js';
+
+adoptDeferredCaCerts(); // before any connection or child process (see bin/oci2fs)
 
 const argv = process.argv.slice(2);
 const name = argv[0];

@@ -19,6 +19,7 @@ import { connect } from 'node:tls';
 import { pipeline, Readable } from 'node:stream';
 import { createRequire } from 'node:module';
 import { bulkFetch, endpoint } from './http1.js';
+import { verifiedTlsOptions } from './trust.js';
 
 /**
  * A connection silent this long (no byte of head or body) is given up with
@@ -183,7 +184,7 @@ export function httpFetch(url: URL, init: HttpInit): Promise<HttpResponse> {
   const agent = !tls
     ? (plainAgent ??= new HttpAgent({ keepAlive: true }))
     : init.verifyTls
-      ? (verifiedAgent ??= new HttpsAgent({ keepAlive: true }))
+      ? (verifiedAgent ??= new HttpsAgent({ keepAlive: true, ...verifiedTlsOptions() }))
       : (unverifiedAgent ??= new HttpsAgent({ keepAlive: true, ...UNVERIFIED_TLS }));
   const send = tls ? httpsRequest : httpRequest;
   return new Promise<HttpResponse>((resolve, reject) => {
@@ -212,7 +213,7 @@ async function bulkHttpFetch(url: URL, init: HttpInit): Promise<HttpResponse> {
     method: init.method as 'GET' | 'HEAD',
     headers: init.headers,
     ...(init.signal ? { signal: init.signal } : {}),
-    ...(url.protocol === 'https:' ? { tls: init.verifyTls ? {} : UNVERIFIED_TLS } : {}),
+    ...(url.protocol === 'https:' ? { tls: init.verifyTls ? verifiedTlsOptions() : UNVERIFIED_TLS } : {}),
     idleTimeoutMs: init.idleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS,
   });
   const body = r.body ? decoded(r.fields, r.body) : null;

@@ -1,11 +1,13 @@
 /** Spawning the built CLI in integration tests. */
 import { spawn } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { delimiter, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** dist/test/import → dist/src/bin/oci2fs.js, the bundled CLI the package's bin runs */
+/** dist/test/import → dist/src/bin/oci2fs.js, the bundled CLI */
 export const CLI = resolve(here, '..', '..', 'src', 'bin', 'oci2fs.js');
+/** dist/test/import → bin/oci2fs, the package's bin (a launcher that starts node on CLI) */
+export const LAUNCHER = resolve(here, '..', '..', '..', 'bin', 'oci2fs');
 
 export interface CliResult {
   code: number;
@@ -15,8 +17,9 @@ export interface CliResult {
 
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolveP, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...opts.env },
+    const child = spawn(LAUNCHER, args, {
+      // this node first on PATH, for the launcher's `exec node`
+      env: { ...process.env, ...opts.env, PATH: [dirname(process.execPath), opts.env?.PATH ?? process.env.PATH ?? ''].join(delimiter) },
       cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

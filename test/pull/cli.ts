@@ -3,12 +3,16 @@
  * users and scripts do. Shared by the test/pull integration tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { delimiter, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// <dist>/test/pull → <dist>/src/bin/oci2fs.js, the bundled CLI the package's bin runs
+// <dist>/test/pull → <dist>/src/bin/oci2fs.js, the bundled CLI
 export const CLI = resolve(here, '..', '..', 'src', 'bin', 'oci2fs.js');
+/** <dist>/test/pull → bin/oci2fs, the package's bin: the launcher that starts node on CLI */
+export const LAUNCHER = resolve(here, '..', '..', '..', 'bin', 'oci2fs');
+/** PATH with this node first, for the launcher's `exec node`. */
+export const PATH_WITH_NODE = [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter);
 
 export interface CliResult {
   code: number | null;
@@ -17,10 +21,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts `oci2fs ARGS...`; `done` settles when it exits. */
+/** Starts `oci2fs ARGS...` through the package's bin; `done` settles when it exits. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  const child = spawn(LAUNCHER, args, {
+    env: { PATH: PATH_WITH_NODE, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
