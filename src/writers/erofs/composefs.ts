@@ -4,12 +4,13 @@
  * `mkcomposefs` writes for the same tree. Every rule is in docs/composefs.md.
  */
 import { Oci2fsError, ErrorCode } from '../../errors.js';
-import { countLinks, makedev, stMode, walk, type DirInode, type FileInode, type Inode, type ValidatedTree } from '../../tree/types.js';
+import { makedev, stMode, walk, type FileInode, type Inode, type ValidatedTree } from '../../tree/types.js';
 import { createFsverityHasher } from '../../fsverity/index.js';
 import { smallContent, storedInline, LCFS_INODE_EXTERNAL_XATTR_MAX, XATTR_NAME_MAX, XATTR_VALUE_MAX, xattrCost } from '../../dumpfile/index.js';
 import { EROFS_BLKSIZ_BITS, EROFS_CHUNK_FORMAT_BLKBITS_MASK, LCFS_MAX_NONINLINE_CHUNKS } from './constants.js';
 import { layout } from './layout.js';
 import { byteCmp, newENode, type EDirent, type ENode } from './model.js';
+import { pathOf, shapeTree } from './shape.js';
 import { prepareObjects, type ObjectRef } from './objects.js';
 import { serialize } from './serialize.js';
 import { writeImageFile } from './output.js';
@@ -60,9 +61,9 @@ function isWhiteout(i: Inode): boolean {
   return i.kind === 'chardev' && i.rdevMajor === 0 && i.rdevMinor === 0;
 }
 
-/** Chunk size bits for a reference-only file (ilog2(size-1)+1, clamped to 12..43). */
+/** Chunk size bits for a reference-only file (ilog2(size-1)+1, clamped to 12..43); sizes are < 2^53. */
 function chunkBitsFor(size: number): number {
-  const bitLen = size > 1 ? (BigInt(size) - 1n).toString(2).length : 0;
+  const bitLen = size > 1 ? (size - 1).toString(2).length : 0;
   return Math.min(Math.max(bitLen, EROFS_BLKSIZ_BITS), EROFS_CHUNK_FORMAT_BLKBITS_MASK + EROFS_BLKSIZ_BITS);
 }
 
@@ -80,66 +81,68 @@ interface Built {
   hasAcl: boolean;
 }
 
+/** Sets xattr `key` of a node (replacing a value set before: the lists are short). */
+function setX(n: ENode, key: string, value: Buffer): void {
+  for (const x of n.xattrs) {
+    if (x.key === key) {
+      x.value = value;
+      return;
+    }
+  }
+  n.xattrs.push({ key, value, sharedOffset: -1 });
+}
+
+/** The ENode of one inode: mode, owner, size, data kind, and its own xattrs (overlay ones escaped). */
+function makeNode(tree: ValidatedTree, inode: Inode, nlink: number, inlineMax: number | undefined): ENode {
+  let size = 0;
+  let rdev = 0;
+  let data: ENode['data'] = { kind: 'none' };
+  let target: string | undefined;
+  if (inode.kind === 'file') {
+    size = inode.size;
+    if (storedInline(inode, inlineMax)) data = { kind: 'bytes', data: smallContent(inode) };
+    else if (size > 0) {
+      const bits = chunkBitsFor(size);
+      const chunks = Math.ceil(size / 2 ** bits); // exact: a power-of-two divisor
+      if (chunks > LCFS_MAX_NONINLINE_CHUNKS) fail(pathOf(tree.root, inode), `is ${size} bytes, too big for a composefs reference (max ${LCFS_MAX_NONINLINE_CHUNKS} chunks of 2^43 bytes)`);
+      data = { kind: 'null-chunks', chunkBits: bits, chunks };
+    }
+  } else if (inode.kind === 'symlink') {
+    target = inode.target;
+    size = target.length;
+  } else if (inode.kind === 'chardev' || inode.kind === 'blockdev') {
+    rdev = makedev(inode.rdevMajor, inode.rdevMinor);
+  }
+  const n = newENode({ mode: stMode(inode), nlink, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev, size, xattrs: [], data, ...(target !== undefined ? { target } : {}) });
+  for (const [k, v] of inode.xattrs) {
+    if (k.length > XATTR_NAME_MAX) fail(pathOf(tree.root, inode), `has an xattr name longer than ${XATTR_NAME_MAX} bytes`);
+    if (v.length > XATTR_VALUE_MAX) fail(pathOf(tree.root, inode), `has an xattr value longer than ${XATTR_VALUE_MAX} bytes`);
+    // Escape the image's own overlay xattrs so overlayfs does not interpret them.
+    setX(n, k.startsWith(OVERLAY_PREFIX) ? OVERLAY_ESCAPE_PREFIX + k.slice(OVERLAY_PREFIX.length) : k, Buffer.from(v));
+  }
+  return n;
+}
+
 /** Builds the breadth-first list of composefs inodes (overlay xattrs, whiteouts, stubs). */
 function build(tree: ValidatedTree, version: number, refs: Map<FileInode, ObjectRef>, inlineMax: number | undefined): Built {
-  const links = countLinks(tree.root);
-  const enodes = new Map<Inode, ENode>();
-  const xattrs = new Map<ENode, Map<string, Buffer>>();
-  const primaryParent = new Map<Inode, DirInode | null>();
-  const paths = new Map<Inode, string>();
-  const primaryName = new Map<Inode, string>();
-  walk(tree.root, (path, inode, parent, name) => {
-    if (!primaryParent.has(inode)) {
-      primaryParent.set(inode, parent);
-      primaryName.set(inode, name);
-      paths.set(inode, path);
+  const root = tree.root;
+  // The root's whiteout stubs "00".."ff" (where no entry has the name), so the image can be a data-only lower layer.
+  const stubs = (rootNode: ENode): EDirent[] => {
+    const selinux = root.xattrs.get('security.selinux');
+    const out: EDirent[] = [];
+    for (let i = 0; i < 256; i++) {
+      const name = i.toString(16).padStart(2, '0');
+      if (root.children.has(name)) continue;
+      const stub = newENode({ mode: WHITEOUT_STUB_MODE, nlink: 1, uid: rootNode.uid, gid: rootNode.gid, mtimeSec: rootNode.mtimeSec, mtimeNsec: rootNode.mtimeNsec, rdev: 0, size: 0, xattrs: [], data: { kind: 'none' } });
+      if (selinux) stub.xattrs.push({ key: 'security.selinux', value: Buffer.from(selinux), sharedOffset: -1 });
+      out.push({ name, target: stub });
     }
-  });
-
-  const setX = (n: ENode, key: string, value: Buffer): void => {
-    let m = xattrs.get(n);
-    if (!m) xattrs.set(n, (m = new Map()));
-    m.set(key, value);
+    return out;
   };
-
-  for (const inode of primaryParent.keys()) {
-    const path = paths.get(inode) as string;
-    const mode = stMode(inode);
-    let size = 0;
-    let rdev = 0;
-    let data: ENode['data'] = { kind: 'none' };
-    let target: string | undefined;
-    if (inode.kind === 'file') {
-      size = inode.size;
-      if (storedInline(inode, inlineMax)) data = { kind: 'bytes', data: smallContent(inode) };
-      else if (size > 0) {
-        const bits = chunkBitsFor(size);
-        const chunks = Number((BigInt(size) + (1n << BigInt(bits)) - 1n) >> BigInt(bits));
-        if (chunks > LCFS_MAX_NONINLINE_CHUNKS) fail(path, `is ${size} bytes, too big for a composefs reference (max ${LCFS_MAX_NONINLINE_CHUNKS} chunks of 2^43 bytes)`);
-        data = { kind: 'null-chunks', chunkBits: bits, chunks };
-      }
-    } else if (inode.kind === 'symlink') {
-      target = inode.target;
-      size = target.length;
-    } else if (inode.kind === 'chardev' || inode.kind === 'blockdev') {
-      rdev = makedev(inode.rdevMajor, inode.rdevMinor);
-    }
-    const n = newENode({ mode, nlink: links.get(inode) ?? 1, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev, size, xattrs: [], data, ...(target !== undefined ? { target } : {}) });
-    enodes.set(inode, n);
-    if (inode.xattrs.size === 0) continue;
-    const xm = new Map<string, Buffer>();
-    for (const [k, v] of inode.xattrs) {
-      if (k.length > XATTR_NAME_MAX) fail(path, `has an xattr name longer than ${XATTR_NAME_MAX} bytes`);
-      if (v.length > XATTR_VALUE_MAX) fail(path, `has an xattr value longer than ${XATTR_VALUE_MAX} bytes`);
-      // Escape the image's own overlay xattrs so overlayfs does not interpret them.
-      xm.set(k.startsWith(OVERLAY_PREFIX) ? OVERLAY_ESCAPE_PREFIX + k.slice(OVERLAY_PREFIX.length) : k, Buffer.from(v));
-    }
-    xattrs.set(n, xm);
-  }
+  const { nodes, enodes, parentOf } = shapeTree(root, (inode, nlink) => makeNode(tree, inode, nlink, inlineMax), stubs);
 
   // overlayfs metadata: content references and whiteouts.
-  for (const [inode, parent] of primaryParent) {
-    const n = enodes.get(inode) as ENode;
+  for (const [inode, n] of enodes) {
     if (inode.kind === 'file' && n.data.kind === 'null-chunks') {
       const ref = refs.get(inode) ?? { payload: '' };
       let meta = Buffer.alloc(0);
@@ -147,7 +150,7 @@ function build(tree: ValidatedTree, version: number, refs: Map<FileInode, Object
         meta = Buffer.alloc(METACOPY_SIZE);
         meta[1] = METACOPY_SIZE;
         meta[3] = FS_VERITY_HASH_ALG_SHA256;
-        Buffer.from(ref.digest, 'hex').copy(meta, 4);
+        meta.write(ref.digest, 4, 'hex');
       }
       setX(n, XATTR_METACOPY, meta);
       if (ref.payload !== '') setX(n, XATTR_REDIRECT, Buffer.from(`/${ref.payload}`, 'latin1'));
@@ -158,7 +161,7 @@ function build(tree: ValidatedTree, version: number, refs: Map<FileInode, Object
       n.rdev = 0;
       setX(n, XATTR_ESCAPED_WHITEOUT, Buffer.alloc(0));
       setX(n, XATTR_USER_WHITEOUT, Buffer.alloc(0));
-      const p = enodes.get(parent ?? tree.root) as ENode;
+      const p = enodes.get(parentOf.get(inode) ?? root) as ENode;
       setX(p, XATTR_ESCAPED_WHITEOUTS, Buffer.alloc(0));
       setX(p, XATTR_USER_WHITEOUTS, Buffer.alloc(0));
       if (version >= 1) {
@@ -167,59 +170,21 @@ function build(tree: ValidatedTree, version: number, refs: Map<FileInode, Object
       }
     }
   }
-  const root = enodes.get(tree.root) as ENode;
-  setX(root, XATTR_OPAQUE, Buffer.from('y'));
-
-  // Directory entries (with "." and ".."), and the root's whiteout stubs.
-  const primaryDirents = new Set<EDirent>();
-  for (const [inode, parent] of primaryParent) {
-    if (inode.kind !== 'dir') continue;
-    const n = enodes.get(inode) as ENode;
-    const ents: EDirent[] = [
-      { name: '.', target: n },
-      { name: '..', target: enodes.get(parent ?? inode) as ENode },
-    ];
-    for (const [name, child] of inode.children) {
-      const d = { name, target: enodes.get(child) as ENode };
-      if (primaryParent.get(child) === inode && primaryName.get(child) === name) primaryDirents.add(d);
-      ents.push(d);
-    }
-    if (inode === tree.root) {
-      const selinux = inode.xattrs.get('security.selinux');
-      for (let i = 0; i < 256; i++) {
-        const name = i.toString(16).padStart(2, '0');
-        if (inode.children.has(name)) continue;
-        const stub = newENode({ mode: WHITEOUT_STUB_MODE, nlink: 1, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev: 0, size: 0, xattrs: [], data: { kind: 'none' } });
-        if (selinux) xattrs.set(stub, new Map([['security.selinux', Buffer.from(selinux)]]));
-        const d = { name, target: stub };
-        primaryDirents.add(d);
-        ents.push(d);
-      }
-    }
-    ents.sort((a, b) => byteCmp(a.name, b.name));
-    n.dirents = ents;
-  }
+  setX(nodes[0], XATTR_OPAQUE, Buffer.from('y'));
 
   // Final xattr lists (sorted by name) and the per-inode budget libcomposefs enforces.
   let hasAcl = false;
-  for (const [n, xm] of xattrs) {
+  for (const n of nodes) {
+    if (n.xattrs.length === 0) continue;
     let cost = 0;
-    for (const [k, v] of xm) {
-      if (k === 'system.posix_acl_access' || k === 'system.posix_acl_default') hasAcl = true;
-      cost += xattrCost(k.length, v.length, cost === 0);
+    for (const x of n.xattrs) {
+      if (x.key === 'system.posix_acl_access' || x.key === 'system.posix_acl_default') hasAcl = true;
+      cost += xattrCost(x.key.length, x.value.length, cost === 0);
     }
     if (cost > LCFS_INODE_EXTERNAL_XATTR_MAX) {
       throw new Oci2fsError(ErrorCode.TREE_INVALID, `Cannot write composefs image: an inode has ${cost} bytes of xattrs, over the ${LCFS_INODE_EXTERNAL_XATTR_MAX}-byte composefs limit`);
     }
-    n.xattrs = [...xm.entries()].sort((a, b) => byteCmp(a[0], b[0])).map(([key, value]) => ({ key, value, sharedOffset: -1 }));
-  }
-
-  // Breadth-first order; hardlinks, "." and ".." are not separate inodes.
-  const nodes: ENode[] = [root];
-  for (let i = 0; i < nodes.length; i++) {
-    for (const d of nodes[i].dirents ?? []) {
-      if (primaryDirents.has(d)) nodes.push(d.target);
-    }
+    if (n.xattrs.length > 1) n.xattrs.sort((a, b) => byteCmp(a.key, b.key));
   }
   return { nodes, hasAcl };
 }

@@ -6,10 +6,11 @@
  * See docs/erofs.md.
  */
 import { Oci2fsError, ErrorCode } from '../../errors.js';
-import { countLinks, makedev, stMode, walk, type DirInode, type FileInode, type Inode, type ValidatedTree } from '../../tree/types.js';
+import { makedev, stMode, type FileInode, type Inode, type ValidatedTree } from '../../tree/types.js';
 import { EROFS_BLKSIZ_BITS, EROFS_CHUNK_FORMAT_BLKBITS_MASK, EROFS_FEATURE_INCOMPAT_CHUNKED_FILE, EROFS_XATTR_IBODY_HEADER_SIZE } from './constants.js';
 import { layout, xattrEntrySize, xattrIndex } from './layout.js';
-import { byteCmp, newENode, type EDirent, type ENode } from './model.js';
+import { byteCmp, newENode, type ENode } from './model.js';
+import { pathOf, shapeTree } from './shape.js';
 import { serialize } from './serialize.js';
 import { writeImageFile } from './output.js';
 
@@ -50,20 +51,8 @@ function sparseChunks(f: FileInode): { chunkBits: number; present: boolean[] } |
 }
 
 function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
-  const links = countLinks(tree.root);
-  const enodes = new Map<Inode, ENode>();
-  const parents = new Map<Inode, DirInode | null>();
-  const paths = new Map<Inode, string>();
-  const names = new Map<Inode, string>();
-  walk(tree.root, (path, inode, parent, name) => {
-    if (parents.has(inode)) return;
-    parents.set(inode, parent);
-    names.set(inode, name);
-    paths.set(inode, path);
-  });
   let chunked = false;
-  for (const inode of parents.keys()) {
-    const path = paths.get(inode) as string;
+  const make = (inode: Inode, nlink: number): ENode => {
     let size = 0;
     let rdev = 0;
     let data: ENode['data'] = { kind: 'none' };
@@ -84,33 +73,18 @@ function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
       rdev = makedev(inode.rdevMajor, inode.rdevMinor);
     }
     const xattrs = [...inode.xattrs.entries()].sort((a, b) => byteCmp(a[0], b[0])).map(([key, v]) => {
-      if (xattrIndex(key)[1].length > XATTR_SUFFIX_MAX) fail(path, `has an xattr name too long for EROFS (${key.length} bytes)`);
-      if (v.length > XATTR_VALUE_MAX) fail(path, `has an xattr value over ${XATTR_VALUE_MAX} bytes`);
+      if (xattrIndex(key)[1].length > XATTR_SUFFIX_MAX) fail(pathOf(tree.root, inode), `has an xattr name too long for EROFS (${key.length} bytes)`);
+      if (v.length > XATTR_VALUE_MAX) fail(pathOf(tree.root, inode), `has an xattr value over ${XATTR_VALUE_MAX} bytes`);
       return { key, value: Buffer.from(v), sharedOffset: -1 };
     });
     const xsize = xattrs.reduce((s, x) => s + xattrEntrySize(x), EROFS_XATTR_IBODY_HEADER_SIZE);
-    if ((xsize - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1 > XATTR_ICOUNT_MAX) fail(path, 'has more xattr data than an EROFS inode can hold');
-    enodes.set(inode, newENode({
-      mode: stMode(inode), nlink: links.get(inode) ?? 1, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec,
+    if ((xsize - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1 > XATTR_ICOUNT_MAX) fail(pathOf(tree.root, inode), 'has more xattr data than an EROFS inode can hold');
+    return newENode({
+      mode: stMode(inode), nlink, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec,
       rdev, size, xattrs, data, ...(target !== undefined ? { target } : {}),
-    }));
-  }
-  const primaryDirents = new Set<EDirent>();
-  for (const [inode, parent] of parents) {
-    if (inode.kind !== 'dir') continue;
-    const n = enodes.get(inode) as ENode;
-    const ents: EDirent[] = [{ name: '.', target: n }, { name: '..', target: enodes.get(parent ?? inode) as ENode }];
-    for (const [name, child] of inode.children) {
-      const d = { name, target: enodes.get(child) as ENode };
-      if (parents.get(child) === inode && names.get(child) === name) primaryDirents.add(d);
-      ents.push(d);
-    }
-    n.dirents = ents.sort((a, b) => byteCmp(a.name, b.name));
-  }
-  const nodes: ENode[] = [enodes.get(tree.root) as ENode];
-  for (let i = 0; i < nodes.length; i++) {
-    for (const d of nodes[i].dirents ?? []) if (primaryDirents.has(d)) nodes.push(d.target);
-  }
+    });
+  };
+  const { nodes } = shapeTree(tree.root, make);
   return { nodes, chunked };
 }
 

@@ -45,15 +45,24 @@ function latin1(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
-function xattrEntry(x: EXattr): Buffer {
-  const [index, suffix] = xattrIndex(x.key);
-  const b = Buffer.alloc(xattrEntrySize(x));
-  b[0] = suffix.length;
-  b[1] = index;
-  b.writeUInt16LE(x.value.length, 2);
-  b.write(suffix, EROFS_XATTR_ENTRY_SIZE, 'latin1');
-  x.value.copy(b, EROFS_XATTR_ENTRY_SIZE + suffix.length);
-  return b;
+/** Name index and on-disk suffix of each xattr name (few distinct names, tens of thousands of entries). */
+const indexCache = new Map<string, [number, string]>();
+
+function xattrIndexOf(key: string): [number, string] {
+  let r = indexCache.get(key);
+  if (!r) indexCache.set(key, (r = xattrIndex(key)));
+  return r;
+}
+
+/** Encodes one xattr entry at `at` (zeroed, xattrEntrySize bytes); returns its size. */
+function putXattrEntry(b: Buffer, at: number, x: EXattr): number {
+  const [index, suffix] = xattrIndexOf(x.key);
+  b[at] = suffix.length;
+  b[at + 1] = index;
+  b.writeUInt16LE(x.value.length, at + 2);
+  b.write(suffix, at + EROFS_XATTR_ENTRY_SIZE, 'latin1');
+  x.value.copy(b, at + EROFS_XATTR_ENTRY_SIZE + suffix.length);
+  return xattrEntrySize(x);
 }
 
 /** Bloom-filter bit of each xattr name (few distinct names, tens of thousands of inodes). */
@@ -62,77 +71,90 @@ const filterBits = new Map<string, number>();
 function filterBit(key: string): number {
   let bit = filterBits.get(key);
   if (bit === undefined) {
-    const [index, suffix] = xattrIndex(key);
+    const [index, suffix] = xattrIndexOf(key);
     bit = 1 << (xxh32(latin1(suffix), (EROFS_XATTR_FILTER_SEED + index) >>> 0) & (EROFS_XATTR_FILTER_BITS - 1));
     filterBits.set(key, bit);
   }
   return bit;
 }
 
-function xattrArea(n: ENode, L: Layout): Buffer {
-  const b = Buffer.alloc(n.xattrSize);
-  if (n.xattrSize === 0) return b;
+/** The in-inode xattr area: header (name filter, shared count), shared references, then inline entries. */
+function putXattrArea(sink: ImageSink, n: ENode, L: Layout): void {
+  if (n.xattrSize === 0) return;
+  const at = sink.reserve(n.xattrSize);
+  const b = sink.buf;
   let filter = 0;
-  for (const x of n.xattrs) filter |= filterBit(x.key);
-  b.writeUInt32LE((EROFS_XATTR_FILTER_DEFAULT & ~filter) >>> 0, 0);
-  const shared = n.xattrs.filter((x) => x.sharedOffset >= 0);
-  b[4] = shared.length;
-  let off = EROFS_XATTR_IBODY_HEADER_SIZE;
-  for (const x of shared) {
+  let nShared = 0;
+  let off = at + EROFS_XATTR_IBODY_HEADER_SIZE;
+  for (const x of n.xattrs) {
+    filter |= filterBit(x.key);
+    if (x.sharedOffset < 0) continue;
     b.writeUInt32LE(((L.inodesEnd % EROFS_BLKSIZ) + x.sharedOffset) / 4, off);
     off += 4;
+    nShared++;
   }
-  for (const x of n.xattrs) {
-    if (x.sharedOffset >= 0) continue;
-    const e = xattrEntry(x);
-    e.copy(b, off);
-    off += e.length;
-  }
-  return b;
+  b.writeUInt32LE((EROFS_XATTR_FILTER_DEFAULT & ~filter) >>> 0, at);
+  b[at + 4] = nShared;
+  for (const x of n.xattrs) if (x.sharedOffset < 0) off += putXattrEntry(b, off, x);
 }
 
-/** One directory block (or tail): dirents then names; padded to `align`. */
-function direntChunk(entries: EDirent[], align: number): Buffer {
-  let nameoff = entries.length * EROFS_DIRENT_SIZE;
-  const total = nameoff + entries.reduce((s, e) => s + e.name.length, 0);
-  const b = Buffer.alloc(Math.ceil(total / align) * align);
-  entries.forEach((e, i) => {
-    const at = i * EROFS_DIRENT_SIZE;
+/**
+ * Directory entries [from, to) as one block (or tail): dirents, then names;
+ * padded to `align`.
+ */
+function putDirents(sink: ImageSink, entries: EDirent[], from: number, to: number, align: number): void {
+  let nameoff = (to - from) * EROFS_DIRENT_SIZE;
+  let total = nameoff;
+  for (let i = from; i < to; i++) total += entries[i].name.length;
+  const at = sink.reserve(Math.ceil(total / align) * align);
+  const b = sink.buf;
+  for (let i = from; i < to; i++) {
+    const e = entries[i];
+    const d = at + (i - from) * EROFS_DIRENT_SIZE;
     // u64 nid (< 2^53): two u32 halves, no BigInt per entry
-    b.writeUInt32LE(e.target.nid % 0x100000000, at);
-    b.writeUInt32LE(Math.floor(e.target.nid / 0x100000000), at + 4);
-    b.writeUInt16LE(nameoff, at + 8);
-    b[at + 10] = FT[e.target.mode & S_IFMT] ?? EROFS_FT_UNKNOWN;
-    b.write(e.name, nameoff, 'latin1');
+    b.writeUInt32LE(e.target.nid % 0x100000000, d);
+    b.writeUInt32LE(Math.floor(e.target.nid / 0x100000000), d + 4);
+    b.writeUInt16LE(nameoff, d + 8);
+    b[d + 10] = FT[e.target.mode & S_IFMT] ?? EROFS_FT_UNKNOWN;
+    b.write(e.name, at + nameoff, 'latin1');
     nameoff += e.name.length;
-  });
-  return b;
+  }
 }
 
-/** Directory entries grouped as on disk: full blocks, then the inline tail (if any). */
-function direntGroups(n: ENode): { blocks: EDirent[][]; tail: EDirent[] } {
+/**
+ * Where a directory's entries split into on-disk blocks: the start index
+ * of each full block, then the start of the inline tail (entries.length
+ * when there is none).
+ */
+function direntSplits(n: ENode): number[] {
   const all = n.dirents ?? [];
-  const blocks: EDirent[][] = [];
+  const starts: number[] = [0];
   let size = 0;
-  let first = 0;
-  all.forEach((d, i) => {
-    const len = EROFS_DIRENT_SIZE + d.name.length;
+  for (let i = 0; i < all.length; i++) {
+    const len = EROFS_DIRENT_SIZE + all[i].name.length;
     if (size + len > EROFS_BLKSIZ) {
-      blocks.push(all.slice(first, i));
+      starts.push(i);
       size = 0;
-      first = i;
     }
     size += len;
-  });
-  if (blocks.length < n.nBlocks) return { blocks: [...blocks, all.slice(first)], tail: [] };
-  return { blocks, tail: all.slice(first) };
+  }
+  // the last group is a block of its own when the layout moved the tail out of the inode
+  if (starts.length - 1 < n.nBlocks) starts.push(all.length);
+  return starts;
 }
 
 function isChunked(n: ENode): boolean {
   return (n.mode & S_IFMT) === 0o100000 && n.size > 0 && (n.data.kind === 'null-chunks' || n.data.kind === 'sparse-chunks');
 }
 
-function inodeHeader(n: ENode, currentEnd: { v: number }): Buffer {
+/** Writes a signed 64-bit little-endian integer (|v| < 2^53) as two 32-bit halves. */
+function putI64(b: Buffer, v: number, at: number): void {
+  const hi = Math.floor(v / 0x100000000);
+  b.writeUInt32LE(v - hi * 0x100000000, at);
+  b.writeInt32LE(hi, at + 4);
+}
+
+function putInodeHeader(sink: ImageSink, n: ENode, currentEnd: { v: number }): void {
   const type = n.mode & S_IFMT;
   const icount = n.xattrSize === 0 ? 0 : (n.xattrSize - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1;
   let layoutId = n.tailSize > 0 ? EROFS_INODE_FLAT_INLINE : EROFS_INODE_FLAT_PLAIN;
@@ -159,58 +181,80 @@ function inodeHeader(n: ENode, currentEnd: { v: number }): Buffer {
     iu = n.data.kind === 'sparse-chunks' ? chunkFormat : ((iu & 0xffff0000) | chunkFormat) >>> 0;
   }
   if (n.compact) {
-    const b = Buffer.alloc(EROFS_INODE_COMPACT_SIZE);
-    b.writeUInt16LE(format, IC_FORMAT);
-    b.writeUInt16LE(icount, IC_XATTR_ICOUNT);
-    b.writeUInt16LE(n.mode & 0xffff, IC_MODE);
-    b.writeUInt16LE(n.nlink, IC_NLINK);
-    b.writeUInt32LE(size, IC_SIZE);
-    b.writeUInt32LE(iu >>> 0, IC_U);
-    b.writeUInt32LE(n.inodeNum, IC_INO);
-    b.writeUInt16LE(n.uid, IC_UID);
-    b.writeUInt16LE(n.gid, IC_GID);
-    return b;
+    const at = sink.reserve(EROFS_INODE_COMPACT_SIZE);
+    const b = sink.buf;
+    b.writeUInt16LE(format, at + IC_FORMAT);
+    b.writeUInt16LE(icount, at + IC_XATTR_ICOUNT);
+    b.writeUInt16LE(n.mode & 0xffff, at + IC_MODE);
+    b.writeUInt16LE(n.nlink, at + IC_NLINK);
+    b.writeUInt32LE(size, at + IC_SIZE);
+    b.writeUInt32LE(iu >>> 0, at + IC_U);
+    b.writeUInt32LE(n.inodeNum, at + IC_INO);
+    b.writeUInt16LE(n.uid, at + IC_UID);
+    b.writeUInt16LE(n.gid, at + IC_GID);
+    return;
   }
-  const b = Buffer.alloc(EROFS_INODE_EXTENDED_SIZE);
-  b.writeUInt16LE(format, IE_FORMAT);
-  b.writeUInt16LE(icount, IE_XATTR_ICOUNT);
-  b.writeUInt16LE(n.mode & 0xffff, IE_MODE);
-  b.writeBigUInt64LE(BigInt(size), IE_SIZE);
-  b.writeUInt32LE(iu >>> 0, IE_U);
-  b.writeUInt32LE(n.inodeNum, IE_INO);
-  b.writeUInt32LE(n.uid, IE_UID);
-  b.writeUInt32LE(n.gid, IE_GID);
-  b.writeBigInt64LE(BigInt(n.mtimeSec), IE_MTIME);
-  b.writeUInt32LE(n.mtimeNsec, IE_MTIME_NSEC);
-  b.writeUInt32LE(n.nlink, IE_NLINK);
-  return b;
+  const at = sink.reserve(EROFS_INODE_EXTENDED_SIZE);
+  const b = sink.buf;
+  b.writeUInt16LE(format, at + IE_FORMAT);
+  b.writeUInt16LE(icount, at + IE_XATTR_ICOUNT);
+  b.writeUInt16LE(n.mode & 0xffff, at + IE_MODE);
+  putI64(b, size, at + IE_SIZE);
+  b.writeUInt32LE(iu >>> 0, at + IE_U);
+  b.writeUInt32LE(n.inodeNum, at + IE_INO);
+  b.writeUInt32LE(n.uid, at + IE_UID);
+  b.writeUInt32LE(n.gid, at + IE_GID);
+  putI64(b, n.mtimeSec, at + IE_MTIME);
+  b.writeUInt32LE(n.mtimeNsec, at + IE_MTIME_NSEC);
+  b.writeUInt32LE(n.nlink, at + IE_NLINK);
 }
 
-function nullChunks(count: number): Buffer {
-  return Buffer.alloc(count * 4, 0xff);
+/** `count` null chunk indexes (0xffffffff each). */
+function putNullChunks(sink: ImageSink, count: number): void {
+  const at = sink.reserve(count * 4);
+  sink.buf.fill(0xff, at, at + count * 4);
 }
 
-async function inlineTail(n: ENode): Promise<Uint8Array> {
+/** Writes the inline tail that follows an inode; returns its length. Async only for streamed (plain EROFS) contents. */
+function putInlineTail(sink: ImageSink, n: ENode): number | Promise<number> {
   const type = n.mode & S_IFMT;
-  if (n.tailSize === 0) return new Uint8Array(0);
-  if (type === 0o040000) return direntChunk(direntGroups(n).tail, 1);
-  if (type === 0o120000) return latin1(n.target ?? '');
+  if (n.tailSize === 0) return 0;
+  const start = sink.pos;
+  if (type === 0o040000) {
+    const splits = direntSplits(n);
+    putDirents(sink, n.dirents ?? [], splits[splits.length - 1], (n.dirents ?? []).length, 1);
+    return sink.pos - start;
+  }
+  if (type === 0o120000) {
+    const t = n.target ?? '';
+    const at = sink.reserve(t.length); // may replace sink.buf: read it after
+    sink.buf.write(t, at, 'latin1');
+    return t.length;
+  }
   switch (n.data.kind) {
-    case 'bytes':
-      return n.data.data.subarray(n.size - n.tailSize);
+    case 'bytes': {
+      const tail = n.data.data.subarray(n.size - n.tailSize);
+      sink.write(tail);
+      return tail.length;
+    }
     case 'stream':
-      return readRange(n.data.inode, n.size - n.tailSize, n.tailSize);
+      return readRange(n.data.inode, n.size - n.tailSize, n.tailSize).then((tail) => {
+        sink.write(tail);
+        return tail.length;
+      });
     case 'null-chunks':
-      return nullChunks(n.data.chunks);
+      putNullChunks(sink, n.data.chunks);
+      return n.data.chunks * 4;
     case 'sparse-chunks': {
-      const b = Buffer.alloc(n.tailSize);
+      const at = sink.reserve(n.tailSize);
+      const b = sink.buf;
       let addr = n.blkaddr;
       const chunkBlocks = 1 << (n.data.chunkBits - EROFS_BLKSIZ_BITS);
       n.data.present.forEach((p, i) => {
-        b.writeUInt32LE(p ? addr : EROFS_NULL_ADDR, i * 4);
+        b.writeUInt32LE(p ? addr : EROFS_NULL_ADDR, at + i * 4);
         if (p) addr += chunkBlocks;
       });
-      return b;
+      return n.tailSize;
     }
     default:
       throw new Oci2fsError(ErrorCode.INTERNAL, 'inline tail on a file without data');
@@ -220,12 +264,15 @@ async function inlineTail(n: ENode): Promise<Uint8Array> {
 async function writeData(sink: ImageSink, n: ENode): Promise<void> {
   const type = n.mode & S_IFMT;
   if (type === 0o040000) {
-    for (const g of direntGroups(n).blocks) sink.write(direntChunk(g, EROFS_BLKSIZ));
+    const splits = direntSplits(n);
+    for (let i = 0; i + 1 < splits.length; i++) putDirents(sink, n.dirents ?? [], splits[i], splits[i + 1], EROFS_BLKSIZ);
     return;
   }
   if (n.nBlocks === 0) return;
   if (type === 0o120000) {
-    sink.write(latin1(n.target ?? ''));
+    const t = n.target ?? '';
+    const at = sink.reserve(t.length); // may replace sink.buf: read it after
+    sink.buf.write(t, at, 'latin1');
     sink.align(EROFS_BLKSIZ);
     return;
   }
@@ -233,7 +280,7 @@ async function writeData(sink: ImageSink, n: ENode): Promise<void> {
   switch (n.data.kind) {
     case 'null-chunks':
       // libcomposefs fills the (unused) block with a full block of null chunk indexes.
-      sink.write(nullChunks(LCFS_MAX_NONINLINE_CHUNKS));
+      putNullChunks(sink, LCFS_MAX_NONINLINE_CHUNKS);
       break;
     case 'bytes':
       sink.write(n.data.data.subarray(0, Math.min(n.size, n.nBlocks * EROFS_BLKSIZ)));
@@ -309,21 +356,24 @@ export async function serialize(sink: ImageSink, nodes: ENode[], L: Layout, opts
   for (const n of nodes) {
     sink.pad(n.ipad);
     if (sink.pos % EROFS_SLOTSIZE !== 0) throw new Oci2fsError(ErrorCode.INTERNAL, 'inode not slot aligned');
-    sink.write(inodeHeader(n, currentEnd));
-    sink.write(xattrArea(n, L));
-    const tail = await inlineTail(n);
-    if (tail.length !== n.tailSize) throw new Oci2fsError(ErrorCode.INTERNAL, `inline tail of inode ${n.inodeNum} is ${tail.length} bytes, expected ${n.tailSize}`);
-    sink.write(tail);
-    await sink.drain();
+    putInodeHeader(sink, n, currentEnd);
+    putXattrArea(sink, n, L);
+    let tail = putInlineTail(sink, n);
+    if (typeof tail !== 'number') tail = await tail;
+    if (tail !== n.tailSize) throw new Oci2fsError(ErrorCode.INTERNAL, `inline tail of inode ${n.inodeNum} is ${tail} bytes, expected ${n.tailSize}`);
+    if (sink.full) await sink.drain();
   }
   sink.align(EROFS_SLOTSIZE);
   if (sink.pos !== L.inodesEnd) throw new Oci2fsError(ErrorCode.INTERNAL, `inode area ends at ${sink.pos}, expected ${L.inodesEnd}`);
-  for (const x of L.shared.list) sink.write(xattrEntry(x));
+  for (const x of L.shared.list) {
+    const at = sink.reserve(xattrEntrySize(x)); // may replace sink.buf: read it after
+    putXattrEntry(sink.buf, at, x);
+  }
   sink.align(EROFS_BLKSIZ);
   if (sink.pos !== L.dataStart) throw new Oci2fsError(ErrorCode.INTERNAL, `data starts at ${sink.pos}, expected ${L.dataStart}`);
   for (const n of nodes) {
     await writeData(sink, n);
-    await sink.drain();
+    if (sink.full) await sink.drain();
   }
   if (sink.pos !== currentEnd.v) throw new Oci2fsError(ErrorCode.INTERNAL, `image ends at ${sink.pos}, expected ${currentEnd.v}`);
 }
