@@ -7,8 +7,8 @@
  * unless the object exists. Runs in worker threads (and on the main thread
  * for small amounts of data).
  */
-import { openSync, writeSync, closeSync, fchmodSync, renameSync, unlinkSync, mkdirSync, existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { openSync, writeSync, closeSync, fchmodSync, renameSync, unlinkSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { createFsverityHasher, readPieces, piecesLength, type Piece } from '../../fsverity/index.js';
 
@@ -29,6 +29,12 @@ export interface ObjectBatch {
   objectsDir?: string;
   /** fchmod new objects to 0644 (needed when the umask would clear bits of it); default true. */
   chmod?: boolean;
+  /**
+   * Which store pass the batch belongs to: directory listings kept from an
+   * earlier pass (in this thread) are dropped, since the objects directory
+   * may have changed in between.
+   */
+  pass?: number;
 }
 
 export interface ObjectBatchResult {
@@ -44,7 +50,16 @@ export interface ObjectBatchResult {
 const buf = Buffer.allocUnsafe(READ_BUF);
 /** Whole-file buffer for small files: hashed first, written only when the object is missing. */
 const small = Buffer.allocUnsafe(SMALL_FILE_MAX);
-const madeDirs = new Set<string>();
+/**
+ * Object names in each `XX` directory: listed once when this thread first
+ * stores into it, then kept up to date with what the thread stores. One
+ * readdir per directory instead of a lookup per object (41k objects: 0.4 s
+ * of each object thread's time went to the lookups). An object another
+ * process stores meanwhile is stored again: the same bytes, renamed over
+ * it atomically.
+ */
+const present = new Map<string, Set<string>>();
+let presentPass: number | undefined;
 let tmpCounter = 0;
 
 function writeAll(fd: number, b: Buffer): void {
@@ -57,14 +72,22 @@ function tmpName(dir: string): string {
   return join(dir, `.tmp-${process.pid}-${threadId}-${tmpCounter++}`);
 }
 
-/** Object path of a digest, creating its `XX` directory. */
-function destFor(objectsDir: string, hex: string): string {
+/** Where the object of a digest goes (its `XX` directory created), and whether it is there already. */
+function destFor(objectsDir: string, hex: string): { sub: string; dest: string; name: string; exists: boolean } {
   const sub = join(objectsDir, hex.slice(0, 2));
-  if (!madeDirs.has(sub)) {
+  let names = present.get(sub);
+  if (!names) {
     mkdirSync(sub, { recursive: true });
-    madeDirs.add(sub);
+    names = new Set(readdirSync(sub));
+    present.set(sub, names);
   }
-  return join(sub, hex.slice(2));
+  const name = hex.slice(2);
+  return { sub, dest: join(sub, name), name, exists: names.has(name) };
+}
+
+/** Records an object this thread stored. */
+function stored(sub: string, name: string): void {
+  present.get(sub)?.add(name);
 }
 
 function removeQuietly(p: string): void {
@@ -116,9 +139,10 @@ function storeOne(f: ObjectFileTask, objectsDir: string | undefined, chmod: bool
     });
     h.update(data);
     const hex = h.digest().toString('hex');
-    const dest = destFor(objectsDir, hex);
-    if (existsSync(dest)) return [hex, false];
-    publish(dirname(dest), dest, data, chmod);
+    const { sub, dest, name, exists } = destFor(objectsDir, hex);
+    if (exists) return [hex, false];
+    publish(sub, dest, data, chmod);
+    stored(sub, name);
     return [hex, true];
   }
   // Large: one pass feeds the hasher and a temporary file.
@@ -135,12 +159,13 @@ function storeOne(f: ObjectFileTask, objectsDir: string | undefined, chmod: bool
       closeSync(fd);
     }
     const hex = h.digest().toString('hex');
-    const dest = destFor(objectsDir, hex);
-    if (existsSync(dest)) {
+    const { sub, dest, name, exists } = destFor(objectsDir, hex);
+    if (exists) {
       unlinkSync(tmp);
       return [hex, false];
     }
     renameSync(tmp, dest);
+    stored(sub, name);
     return [hex, true];
   } catch (e) {
     removeQuietly(tmp);
@@ -153,6 +178,10 @@ export function storeObjects(batch: ObjectBatch): ObjectBatchResult {
   const digests: string[] = [];
   const created: boolean[] = [];
   const chmod = batch.chmod ?? true;
+  if (batch.pass !== presentPass) {
+    present.clear();
+    presentPass = batch.pass;
+  }
   for (const f of batch.files) {
     const [hex, made] = storeOne(f, batch.objectsDir, chmod);
     digests.push(hex);

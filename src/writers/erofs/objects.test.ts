@@ -90,3 +90,30 @@ test('objects: an unreadable content file fails with E_IO naming it, on both pat
     await rm(d, { recursive: true, force: true });
   }
 });
+
+test('objects: an objects directory emptied between two passes of one process gets every object again (no stale listing)', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'oci2fs-obj-'));
+  try {
+    const { files } = await makeFiles(d);
+    const tree = validateTree(dir(files.map(([n, f]) => [n, f as Inode])));
+    const objects = join(d, 'objects');
+    const first = await prepareObjects(tree, { objectsDir: objects, threads: 0 });
+    assert.ok(first.newObjects > 0);
+    await rm(objects, { recursive: true });
+    const again = await prepareObjects(tree, { objectsDir: objects, threads: 0 });
+    assert.equal(again.newObjects, first.newObjects);
+    for (const [n, f, data] of files) {
+      const hex = again.refs.get(f)?.digest as string;
+      assert.deepEqual(await readFile(join(objects, hex.slice(0, 2), hex.slice(2))), data, n);
+    }
+    // one object removed by hand: the next pass lists the directory again and stores it
+    const [, f0, data0] = files[0];
+    const hex0 = again.refs.get(f0)?.digest as string;
+    await rm(join(objects, hex0.slice(0, 2), hex0.slice(2)));
+    const third = await prepareObjects(tree, { objectsDir: objects, threads: 0 });
+    assert.equal(third.newObjects, 1);
+    assert.deepEqual(await readFile(join(objects, hex0.slice(0, 2), hex0.slice(2))), data0);
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});

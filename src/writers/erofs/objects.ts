@@ -38,6 +38,9 @@ export const OBJECT_WORKERS_MIN_BYTES = 8 << 20;
 const BATCH_FILES = 128;
 const BATCH_BYTES = 4 << 20;
 
+/** Store passes so far in this thread (object-store.ts keeps directory listings for one pass). */
+let passes = 0;
+
 /** The logical bytes of a stored file as worker pieces (holes as zero runs). */
 function piecesOf(f: FileInode): Piece[] {
   const c = f.content;
@@ -75,7 +78,8 @@ async function hashAndStore(files: FileInode[], objectsDir: string | undefined, 
   const batches: ObjectBatch[] = [];
   // Objects are created 0644; fchmod only when the umask would clear some of those bits.
   const chmod = (process.umask() & 0o644) !== 0;
-  const fresh = (): ObjectBatch => ({ files: [], chmod, ...(objectsDir ? { objectsDir } : {}) });
+  const pass = ++passes;
+  const fresh = (): ObjectBatch => ({ files: [], chmod, pass, ...(objectsDir ? { objectsDir } : {}) });
   let cur = fresh();
   let curBytes = 0;
   let total = 0;
