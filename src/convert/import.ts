@@ -141,7 +141,7 @@ async function withImageTree<T>(opts: ImportOptions, ref: ImageReference, img: R
     let tree: TreeResult;
     try {
       tree = await treeFromLayers(
-        spill.paths.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path, ready: spill.ready[i] })),
+        spill.paths.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path, ready: spill.ready[i], index: spill.indexes[i] })),
         {
           provenance: opts.provenance ? provenanceOf(ref, img) : false,
           enroot: opts.enroot ? enrootConfig(img) : undefined,

@@ -73,6 +73,13 @@ export interface SpillPlan {
   done: Promise<void>;
   /** The tars that were there before this spill (maybe no longer in the page cache), in layer order. */
   present: { path: string; size: number }[];
+  /** Per layer: its tar's entry index file and the sha256 (hex) it indexes (see entry-index-file.ts). */
+  indexes: { path: string; sha256: string }[];
+}
+
+/** Where the entry index of the tar with this diff_id lives (beside the spilled tars, also for layers stored uncompressed). */
+export function entryIndexPath(storeRoot: string, diffId: string): string {
+  return `${diffPath(storeRoot, diffId)}.entries`;
 }
 
 /**
@@ -106,6 +113,7 @@ export async function startSpill(
   const ready: Promise<void>[] = new Array(layers.length).fill(Promise.resolve());
   const todo: { i: number; dest: string; bytes: number; settle: Deferred }[] = [];
   const present: { path: string; size: number }[] = [];
+  const indexes = layers.map((l) => ({ path: entryIndexPath(storeRoot, l.diffId), sha256: l.diffId.slice('sha256:'.length) }));
   const have = (path: string, size: number): void => {
     if (!present.some((p) => p.path === path)) present.push({ path, size });
   };
@@ -135,7 +143,7 @@ export async function startSpill(
     ready[i] = settle.promise;
     todo.push({ i, dest, bytes: blob?.size ?? 0, settle });
   }
-  if (todo.length === 0) return { paths, ready, done: Promise.resolve(), present };
+  if (todo.length === 0) return { paths, ready, done: Promise.resolve(), present, indexes };
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length));
   const total = todo.reduce((a, t) => a + t.bytes, 0);
   const spiller = jobs > 1 && total >= SPILL_WORKER_MIN_BYTES ? workerSpiller(jobs) : inlineSpiller();
@@ -164,5 +172,5 @@ export async function startSpill(
       await spiller.close();
     }
   };
-  return { paths, ready, done: handled(run()), present };
+  return { paths, ready, done: handled(run()), present, indexes };
 }

@@ -6,8 +6,9 @@ import { readFile } from 'node:fs/promises';
 import type { DirInode, ValidatedTree } from '../tree/types.js';
 import { flattenLayers } from '../tree/flatten.js';
 import { scanDirectory } from '../tree/scan.js';
-import { readTarFile, type TarReadOptions } from '../tar/reader.js';
+import type { TarReadOptions } from '../tar/reader.js';
 import type { TarEntry } from '../tar/entry.js';
+import { layerEntries, type EntryIndexRef } from './entry-index-file.js';
 import { finalizeTree, type FinalizeOptions } from '../finalize/finalize.js';
 import { parseDumpfile } from '../dumpfile/index.js';
 import type { ProgressListener } from '../events.js';
@@ -19,23 +20,23 @@ export interface TreeResult {
 
 /** Flattens uncompressed layer tars (in order) and finalizes the result. */
 export async function treeFromLayers(
-  tarPaths: { label: string; path: string; ready?: Promise<void> }[],
+  tarPaths: { label: string; path: string; ready?: Promise<void>; index?: EntryIndexRef }[],
   finalize: FinalizeOptions,
   opts: { lenient?: boolean; events?: ProgressListener },
 ): Promise<TreeResult> {
   const layers = tarPaths.map((l) => ({
     label: l.label,
     tarPath: l.path,
-    entries: entriesWhenReady(l.path, l.ready, { label: l.label, lenient: opts.lenient }),
+    entries: entriesWhenReady(l.path, l.ready, l.index, { label: l.label, lenient: opts.lenient }),
   }));
   const { root, warnings } = await flattenLayers(layers, { lenient: opts.lenient, events: opts.events });
   return { tree: await finalizeTree(root, finalize), warnings };
 }
 
-/** The entries of a layer tar, read once `ready` (its spill) settled. */
-async function* entriesWhenReady(path: string, ready: Promise<void> | undefined, opts: TarReadOptions): AsyncGenerator<TarEntry> {
+/** The entries of a layer tar (from its entry index when there is one), read once `ready` (its spill) settled. */
+async function* entriesWhenReady(path: string, ready: Promise<void> | undefined, index: EntryIndexRef | undefined, opts: TarReadOptions): AsyncGenerator<TarEntry> {
   await ready;
-  yield* readTarFile(path, opts);
+  yield* layerEntries(path, index, opts);
 }
 
 /** A directory on disk as a tree (`dir:PATH`), under the same root rule as layers. */

@@ -34,7 +34,7 @@ test('usableDiff: no marker, or this boot, or another host: trusted as is', asyn
   }
 });
 
-test('usableDiff: this host, an earlier boot: re-hashed; good → marker dropped, torn → both deleted', async () => {
+test('usableDiff: this host, an earlier boot: re-hashed; good → marker dropped, torn → diff, marker and entry index deleted', async () => {
   const f = fixture();
   try {
     writeFileSync(markerPath(f.diff), 'node-a\nboot-0\n');
@@ -42,9 +42,11 @@ test('usableDiff: this host, an earlier boot: re-hashed; good → marker dropped
     assert.equal(existsSync(markerPath(f.diff)), false, 'verified and fsynced: marker removed');
     writeFileSync(markerPath(f.diff), 'node-a\nboot-0\n');
     writeFileSync(f.diff, Buffer.alloc(f.data.length)); // what a crash before writeback leaves
+    writeFileSync(`${f.diff}.entries`, 'an index made from it');
     assert.equal(await usableDiff(f.diff, f.id, ME), false);
     assert.equal(existsSync(f.diff), false);
     assert.equal(existsSync(markerPath(f.diff)), false);
+    assert.equal(existsSync(`${f.diff}.entries`), false);
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

@@ -59,6 +59,7 @@ export async function usableDiff(path: string, diffId: string, me: string | unde
   if ((await sha256DigestOfStream(createReadStream(path, { highWaterMark: 1 << 20 }))) !== diffId) {
     await unlink(path).catch(() => {});
     await unlink(markerPath(path)).catch(() => {});
+    await unlink(`${path}.entries`).catch(() => {}); // its entry index (entry-index-file.ts) goes with it
     return false;
   }
   const fh = await open(path, 'r');

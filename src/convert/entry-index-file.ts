@@ -1,0 +1,56 @@
+/**
+ * Entry index files of spilled layer tars (`diffs/sha256/<hex>.entries`,
+ * format in tar/entry-index.ts): a conversion reads a layer's entries from
+ * its index when there is an intact one for that tar, else from the tar's
+ * headers, and then writes the index for the next conversion.
+ *
+ * The index is a cache of what our tar reader decoded from a verified tar:
+ * it names the tar's sha256 and size and carries a checksum, so a stale,
+ * truncated or damaged index is ignored (and rewritten), never trusted.
+ * It is written only after a strict read with the default limits, whose
+ * entries are what any read of that tar gives; reads with other limits
+ * ignore it. Written to a temp name and renamed, without fsync: a crash
+ * can only leave a damaged index, which the checksum catches. A store that
+ * cannot be written (read-only, shared) just goes without.
+ */
+import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readTarFile, type TarReadOptions } from '../tar/reader.js';
+import type { TarEntry } from '../tar/entry.js';
+import { decodeEntryIndex, encodeEntryIndex } from '../tar/entry-index.js';
+
+/** Where a layer's index is and which tar (sha256 hex) it belongs to. */
+export interface EntryIndexRef {
+  path: string;
+  sha256: string;
+}
+
+/** The entries of the tar at `tarPath`: from its index when intact, else read from the tar (and indexed). */
+export async function* layerEntries(tarPath: string, index: EntryIndexRef | undefined, opts: TarReadOptions): AsyncGenerator<TarEntry> {
+  const usable = index !== undefined && opts.limits === undefined;
+  const size = usable ? (await stat(tarPath).catch(() => undefined))?.size : undefined;
+  if (usable && size !== undefined) {
+    const bytes = await readFile(index.path).catch(() => undefined);
+    const entries = bytes && decodeEntryIndex(bytes, { sha256: index.sha256, size });
+    if (entries) {
+      yield* entries;
+      return;
+    }
+  }
+  const seen: TarEntry[] = [];
+  for await (const e of readTarFile(tarPath, opts)) {
+    seen.push(e);
+    yield e;
+  }
+  if (usable && size !== undefined && !opts.lenient) await writeIndex(index.path, encodeEntryIndex(seen, { sha256: index.sha256, size }));
+}
+
+async function writeIndex(path: string, bytes: Buffer): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(tmp, bytes, { mode: 0o644 });
+    await rename(tmp, path);
+  } catch {
+    await unlink(tmp).catch(() => {}); // a cache: a store we cannot write goes without
+  }
+}
