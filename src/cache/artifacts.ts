@@ -135,12 +135,34 @@ export class ArtifactCache {
   }
 
   /**
+   * A temporary name beside `out` for its delivery: a copy is written (or
+   * linked) there and renamed to `out` when complete.
+   */
+  deliveryTemp(out: string): string {
+    return join(dirname(out), `.${basename(out)}.oci2fs-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  }
+
+  /**
+   * Delivers a copy written at `tmp` (a deliveryTemp of `out`) while the
+   * artifact was built: made writable like a copy and renamed to `out`.
+   */
+  async adoptDelivery(tmp: string, out: string): Promise<void> {
+    try {
+      await chmod(tmp, 0o644);
+      await rename(tmp, out);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw new Oci2fsError(ErrorCode.IO, `Cannot write ${out}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
    * Puts a copy of the artifact at `out`: a reflink (FICLONE) where the
    * filesystem supports it, else a copy; or a hardlink to the read-only cache
    * file. Written under a temporary name, then renamed.
    */
   async deliver(artifact: Artifact, out: string, method: DeliveryMethod): Promise<void> {
-    const tmp = join(dirname(out), `.${basename(out)}.oci2fs-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const tmp = this.deliveryTemp(out);
     try {
       let linked = false;
       if (method === 'hardlink') {

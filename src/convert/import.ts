@@ -222,9 +222,22 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
   // A hit is an artifact this process did not build: found at once, or
   // built by another process while this one waited for the producer lock.
   let hit = artifact !== undefined;
+  // A fresh artifact is written together with the copy `output` gets (no
+  // reading it back to copy it afterwards: 2 s for a 380 MB squashfs image
+  // here); a hardlink delivery needs no copy.
+  const mirror = opts.delivery === 'hardlink' ? undefined : cache.deliveryTemp(output);
+  let mirrored = false;
+  const buildOrWait = async (work: () => Promise<Artifact>): Promise<Artifact> => {
+    try {
+      return await opts.store.withLock(`artifact-${key}`, work);
+    } catch (e) {
+      if (mirror !== undefined) await rm(mirror, { force: true }); // nothing half-written beside the output
+      throw e;
+    }
+  };
   if (!artifact) {
     opts.events?.({ type: 'cache-wait', key });
-    artifact = await opts.store.withLock(`artifact-${key}`, async () => {
+    artifact = await buildOrWait(async () => {
       const again = await cache.lookup(key);
       hit = again !== undefined;
       if (again) return again;
@@ -241,7 +254,11 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
             configDigest: img.configDigest,
             platform: base.platform,
           },
-          (tmp) => writeFormat(t.tree, opts.format, tmp, writer),
+          async (tmp) => {
+            const facts = await writeFormat(t.tree, opts.format, tmp, writer, mirror);
+            mirrored = mirror !== undefined;
+            return facts;
+          },
           now(),
         );
       });
@@ -249,7 +266,8 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
   } else {
     opts.events?.({ type: 'cache-hit', key, path: artifact.path });
   }
-  await cache.deliver(artifact, output, opts.delivery);
+  if (mirrored && mirror !== undefined) await cache.adoptDelivery(mirror, output);
+  else await cache.deliver(artifact, output, opts.delivery);
   await cache.touch(key, now());
   return { ...base, cached: hit, key, facts: { ...(artifact.extra ?? {}) }, warnings };
 }

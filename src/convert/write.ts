@@ -41,16 +41,18 @@ async function fileDigests(tree: ValidatedTree): Promise<Map<FileInode, string>>
 /**
  * Writes `tree` as `format` to `outPath`. Returns facts worth reporting (e.g.
  * a digest). Content descriptors opened while writing are closed afterwards,
- * so no file (or mount) stays busy after a conversion.
+ * so no file (or mount) stays busy after a conversion. `mirror` (any format
+ * but dir) gets the same bytes as `outPath`, written at the same time.
  */
 export async function writeFormat(
   tree: ValidatedTree,
   format: Format,
   outPath: string,
   opts: WriterOptions,
+  mirror?: string,
 ): Promise<Record<string, string | number>> {
   try {
-    return await writeWith(tree, format, outPath, opts);
+    return await writeWith(tree, format, outPath, opts, mirror === undefined ? {} : { mirror });
   } finally {
     closeContentFiles();
   }
@@ -61,44 +63,48 @@ async function writeWith(
   format: Format,
   outPath: string,
   opts: WriterOptions,
+  m: { mirror?: string },
 ): Promise<Record<string, string | number>> {
   const mtime = treeTimestamp(tree);
   switch (format) {
     case 'tar': {
       const { writeTar } = await import('../writers/tar/write.js');
-      await writeTar(tree, outPath);
+      await writeTar(tree, outPath, m);
       return {};
     }
     case 'dir': {
+      // never mirrored: directories are not cached (formats.ts isCacheable)
       const { writeDir } = await import('../writers/dir/write.js');
       const r = await writeDir(tree, outPath);
       return { skipped: r.skipped.length };
     }
     case 'dumpfile': {
       const { formatDumpfile } = await import('../dumpfile/index.js');
-      await writeFile(outPath, formatDumpfile(tree, { digests: await fileDigests(tree) }));
+      const text = formatDumpfile(tree, { digests: await fileDigests(tree) });
+      await writeFile(outPath, text);
+      if (m.mirror !== undefined) await writeFile(m.mirror, text);
       return {};
     }
     case 'squashfs': {
       const { writeSquashfs } = await import('../writers/squashfs/writer.js');
-      const r = await writeSquashfs(tree, outPath, { ...opts.squashfs, jobs: opts.jobs, mtime, events: opts.events });
+      const r = await writeSquashfs(tree, outPath, { ...opts.squashfs, jobs: opts.jobs, mtime, events: opts.events, ...m });
       return { bytes: r.bytes };
     }
     case 'erofs': {
       const { writeErofs } = await import('../writers/erofs/index.js');
-      const r = await writeErofs(tree, outPath, {});
+      const r = await writeErofs(tree, outPath, m);
       return { bytes: r.bytes };
     }
     case 'composefs': {
       const c = opts.composefs;
       if (!c) throw new Error('composefs needs an objects directory');
       const { writeComposefs } = await import('../writers/erofs/index.js');
-      const r = await writeComposefs(tree, outPath, { version: c.version ?? 1, objectsDir: c.objectsDir });
+      const r = await writeComposefs(tree, outPath, { version: c.version ?? 1, objectsDir: c.objectsDir, ...m });
       return { fsverityDigest: r.fsverityDigest, objects: r.objects, newObjects: r.newObjects };
     }
     case 'ext4': {
       const { writeExt4 } = await import('../writers/ext4/index.js');
-      const r = await writeExt4(tree, outPath, { ...opts.ext4, mtime, events: opts.events });
+      const r = await writeExt4(tree, outPath, { ...opts.ext4, mtime, events: opts.events, ...m });
       return { bytes: r.bytes };
     }
   }

@@ -58,9 +58,11 @@ async function exercise(dir: string, sparse: boolean, seed: number, opts: Output
   } finally {
     closeSync(srcFd);
   }
-  const got = readFileSync(path);
-  assert.equal(got.length, size);
-  assert.ok(got.equals(model), 'file bytes equal the model');
+  for (const p of [path, ...(opts.mirror !== undefined ? [opts.mirror] : [])]) {
+    const got = readFileSync(p);
+    assert.equal(got.length, size, p);
+    assert.ok(got.equals(model), `${p}: file bytes equal the model`);
+  }
   return out;
 }
 
@@ -75,6 +77,30 @@ test('ImageOutput: unaligned runs, gaps, copies and zeros land byte-exact, spars
         if (fsType !== TMPFS_MAGIC) assert.equal(out.directIo, true, `O_DIRECT in use on ${dir} (f_type 0x${fsType.toString(16)})`);
       }
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ImageOutput: a mirror gets the same bytes and the same holes, sparse and dense', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-output-'));
+  try {
+    for (const sparse of [true, false]) {
+      const mirror = join(dir, `mirror-${sparse}.img`);
+      await exercise(dir, sparse, 5 + Number(sparse), { mirror });
+      const blocks = (p: string): string => spawnSync('stat', ['-c', '%b', p], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(blocks(mirror), blocks(join(dir, `out-${sparse}.img`)), 'same allocated blocks (holes kept)');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ImageOutput: a mirror that cannot be created fails the output with E_IO naming it, leaving the image file closed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-output-'));
+  try {
+    const mirror = join(dir, 'no-such-dir', 'mirror.img');
+    await assert.rejects(ImageOutput.create(join(dir, 'img'), 4096, 'test image', { mirror }), (e: Error & { code?: string }) => e.code === 'E_IO' && e.message.includes(mirror));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -61,10 +61,49 @@ function openDirect(path: string): Promise<FileHandle> {
 export interface OutputOptions {
   /** Skip all-zero blocks (default true). */
   sparse?: boolean;
+  /**
+   * Also write every byte to this file (created, truncated): a second copy
+   * made while the image is written, at no cost in reading it back. The
+   * cache writes its artifact and the user's output file at once this way
+   * (convert/import.ts). The caller removes it when the write fails.
+   */
+  mirror?: string;
   /** Write whole blocks with O_DIRECT where possible (default true). */
   direct?: boolean;
   /** How the O_DIRECT handle is opened (tests stand in a file system that refuses it). */
   openDirect?: (path: string) => Promise<FileHandle>;
+}
+
+/** One file an ImageOutput writes. */
+interface Target {
+  fh: FileHandle;
+  /** The same file opened with O_DIRECT, for whole aligned blocks; null when the file system refuses it. */
+  direct: FileHandle | null;
+  path: string;
+}
+
+/** Creates (truncating) `path` at `size` bytes and opens it for O_DIRECT too where allowed. */
+async function openTarget(path: string, size: number, opts: OutputOptions): Promise<Target> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.truncate(size);
+    let direct: FileHandle | null = null;
+    if ((opts.direct ?? true) && O_DIRECT) {
+      direct = await (opts.openDirect ?? openDirect)(path).catch((e: unknown) => {
+        if (directUnsupported(e)) return null;
+        throw e;
+      });
+    }
+    return { fh, direct, path };
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function closeTarget(t: Target): Promise<void> {
+  await t.direct?.close().catch(() => undefined);
+  await t.fh.close();
 }
 
 export class ImageOutput {
@@ -80,10 +119,8 @@ export class ImageOutput {
   private closed = false;
 
   private constructor(
-    private readonly fh: FileHandle,
-    /** The same file opened with O_DIRECT, for whole aligned blocks; null when the file system refuses it. */
-    private direct: FileHandle | null,
-    private readonly path: string,
+    /** The image file, then its mirror if any: every byte goes to each. */
+    private readonly targets: Target[],
     /** What is written, for messages ("ext4 image", "tar archive"). */
     private readonly what: string,
     /** Skip all-zero blocks (leave holes); false writes every byte, in one pwrite per buffer. */
@@ -107,35 +144,34 @@ export class ImageOutput {
    * cached layers), and the write costs little CPU while the next buffer fills.
    */
   static async create(path: string, size: number, what = 'image', opts: OutputOptions = {}): Promise<ImageOutput> {
-    let fh: FileHandle | undefined;
+    const targets: Target[] = [];
+    let at = path;
     try {
-      fh = await open(path, 'w');
-      await fh.truncate(size);
-      let direct: FileHandle | null = null;
-      if ((opts.direct ?? true) && O_DIRECT) {
-        direct = await (opts.openDirect ?? openDirect)(path).catch((e: unknown) => {
-          if (directUnsupported(e)) return null;
-          throw e;
-        });
+      targets.push(await openTarget(path, size, opts));
+      if (opts.mirror !== undefined) {
+        at = opts.mirror;
+        targets.push(await openTarget(opts.mirror, size, opts));
       }
       const bytes = BUFFER_SIZE + DIRECT_ALIGN;
-      const aligned = direct ? alignedPair(bytes) : null;
-      if (direct && !aligned) {
+      const aligned = targets.some((t) => t.direct) ? alignedPair(bytes) : null;
+      if (!aligned) {
         // no page-aligned memory (address-space limit): through the page cache
-        await direct.close().catch(() => undefined);
-        direct = null;
+        for (const t of targets) {
+          await t.direct?.close().catch(() => undefined);
+          t.direct = null;
+        }
       }
       const buffers: [Buffer, Buffer] = aligned ?? [Buffer.allocUnsafe(bytes), Buffer.allocUnsafe(bytes)];
-      return new ImageOutput(fh, direct, path, what, opts.sparse ?? true, buffers, aligned !== null);
+      return new ImageOutput(targets, what, opts.sparse ?? true, buffers, aligned !== null);
     } catch (e) {
-      await fh?.close().catch(() => undefined);
-      throw new Oci2fsError(ErrorCode.IO, `Cannot create ${what} ${path}: ${(e as Error).message}. Check that the directory exists and is writable.`, { cause: e });
+      for (const t of targets) await closeTarget(t).catch(() => undefined);
+      throw new Oci2fsError(ErrorCode.IO, `Cannot create ${what} ${at}: ${(e as Error).message}. Check that the directory exists and is writable.`, { cause: e });
     }
   }
 
   /** Whether whole blocks still go out through O_DIRECT (false: file system refused it, or not asked). */
   get directIo(): boolean {
-    return this.direct !== null;
+    return this.targets[0].direct !== null;
   }
 
   /** True when the next byte at `pos` continues the buffered run (no flush needed). */
@@ -242,18 +278,23 @@ export class ImageOutput {
     this.len = this.head = 0;
   }
 
+  /** Writes the runs to every target (the image and its mirror at once). */
   private async pwriteRuns(buf: Buffer, base: number, runs: [number, number][]): Promise<void> {
+    await Promise.all(this.targets.map((t) => this.pwriteRunsTo(t, buf, base, runs)));
+  }
+
+  private async pwriteRunsTo(t: Target, buf: Buffer, base: number, runs: [number, number][]): Promise<void> {
     try {
       for (const [from, to] of runs) {
         // whole aligned blocks through O_DIRECT, a partial first or last block through the page cache
-        const a = this.direct ? Math.min(to, Math.ceil(from / DIRECT_ALIGN) * DIRECT_ALIGN) : to;
-        const b = this.direct ? Math.max(a, Math.floor(to / DIRECT_ALIGN) * DIRECT_ALIGN) : to;
-        await this.pwrite(this.fh, buf, from, a, base);
-        if (b > a) await this.pwriteDirect(buf, a, b, base);
-        await this.pwrite(this.fh, buf, b, to, base);
+        const a = t.direct ? Math.min(to, Math.ceil(from / DIRECT_ALIGN) * DIRECT_ALIGN) : to;
+        const b = t.direct ? Math.max(a, Math.floor(to / DIRECT_ALIGN) * DIRECT_ALIGN) : to;
+        await this.pwrite(t.fh, buf, from, a, base);
+        if (b > a) await this.pwriteDirect(t, buf, a, b, base);
+        await this.pwrite(t.fh, buf, b, to, base);
       }
     } catch (e) {
-      throw new Oci2fsError(ErrorCode.IO, `Cannot write ${this.what} ${this.path}: ${(e as Error).message}`, { cause: e });
+      throw new Oci2fsError(ErrorCode.IO, `Cannot write ${this.what} ${t.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -266,19 +307,19 @@ export class ImageOutput {
   }
 
   /** O_DIRECT write of whole blocks; a file system that refuses it (EINVAL) gets this and every later write buffered. */
-  private async pwriteDirect(buf: Buffer, from: number, to: number, base: number): Promise<void> {
-    const direct = this.direct;
+  private async pwriteDirect(t: Target, buf: Buffer, from: number, to: number, base: number): Promise<void> {
+    const direct = t.direct;
     if (direct) {
       try {
         // a short O_DIRECT write ends on a block boundary; the loop goes on from there
         return await this.pwrite(direct, buf, from, to, base);
       } catch (e) {
         if (!directUnsupported(e)) throw e;
-        this.direct = null;
+        t.direct = null;
         await direct.close().catch(() => undefined);
       }
     }
-    await this.pwrite(this.fh, buf, from, to, base);
+    await this.pwrite(t.fh, buf, from, to, base);
   }
 
   /**
@@ -292,10 +333,11 @@ export class ImageOutput {
     try {
       await this.flush();
       await this.flush(); // waits for the write the first flush started
-      if (size !== undefined) await this.fh.truncate(size);
+      if (size !== undefined) for (const t of this.targets) await t.fh.truncate(size);
     } finally {
-      await this.direct?.close().catch(() => undefined);
-      await this.fh.close();
+      const failed: unknown[] = [];
+      for (const t of this.targets) await closeTarget(t).catch((e: unknown) => failed.push(e));
+      if (failed.length > 0) throw failed[0];
       // no write is in flight any more (every flush awaited the previous one)
       if (this.aligned && spareAligned.length + 2 <= MAX_SPARE_ALIGNED) spareAligned.push(this.buf, this.spare);
     }

@@ -95,6 +95,31 @@ test('repeat import is a cache hit: no layer is downloaded again and the bytes a
   assert.deepEqual(await readFile(a), await readFile(b));
 });
 
+test('a fresh build writes the output together with its cached artifact: same bytes, a writable file of its own, no temp names left', async () => {
+  const store = join(work, 'store-mirror');
+  for (const ext of ['sqsh', 'ext4', 'tar']) {
+    const out = join(work, `mirror.${ext}`);
+    const r = await runCli(['import', ...common(store), '--json', `${reg.host}/test/app:v1`, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const { cached, key } = JSON.parse(r.stdout) as { cached: boolean; key: string };
+    assert.equal(cached, false, ext);
+    const artifactDir = join(store, 'artifacts', key);
+    const artifact = join(artifactDir, (await readdir(artifactDir)).find((n) => n.startsWith('image')) as string);
+    assert.deepEqual(await readFile(out), await readFile(artifact), `${ext}: the output equals the artifact`);
+    const [o, a] = [await stat(out), await stat(artifact)];
+    assert.notEqual(o.ino, a.ino, `${ext}: a copy, not the cache's file`);
+    assert.equal(o.mode & 0o777, 0o644, ext);
+    assert.equal(a.mode & 0o777, 0o444, ext);
+    assert.deepEqual((await readdir(work)).filter((n) => n.includes('.oci2fs-')), [], `${ext}: no temp name left beside the output`);
+  }
+  // --link on a fresh build: the read-only cache file itself, no copy
+  const linked = join(work, 'mirror-link.sqsh');
+  const l = await runCli(['import', ...common(join(work, 'store-mirror-link')), '--json', '--link', `${reg.host}/test/app:v1`, '-o', linked]);
+  assert.equal(l.code, 0, l.stderr);
+  const lk = (JSON.parse(l.stdout) as { key: string }).key;
+  assert.equal((await stat(linked)).ino, (await stat(join(work, 'store-mirror-link', 'artifacts', lk, 'image'))).ino);
+});
+
 test('re-tag under another name hits the cache when provenance is off', async () => {
   const store = join(work, 'store-retag');
   const a = await runCli(['import', ...common(store), '--json', '--no-provenance', `${reg.host}/test/app:v1`, '-o', join(work, 'r1.sqsh')]);

@@ -44,6 +44,8 @@ export interface ComposefsOptions {
   digests?: Map<FileInode, string>;
   /** On-disk contents up to this many bytes are stored inline (default 64, as mkcomposefs). */
   inlineMax?: number;
+  /** Also write every byte to this file (see OutputOptions.mirror). */
+  mirror?: string;
 }
 
 export interface ComposefsResult {
@@ -200,6 +202,6 @@ export async function writeComposefs(tree: ValidatedTree, outPath: string, opts:
   const { nodes, hasAcl } = build(tree, version, objs.refs, opts.inlineMax);
   const L = layout(nodes);
   const hasher = createFsverityHasher();
-  await writeImageFile(outPath, 'composefs image', (sink) => serialize(sink, nodes, L, { composefs: { version, hasAcl } }), hasher);
+  await writeImageFile(outPath, 'composefs image', (sink) => serialize(sink, nodes, L, { composefs: { version, hasAcl } }), hasher, opts.mirror);
   return { fsverityDigest: hasher.digest().toString('hex'), newObjects: objs.newObjects, objects: objs.objects };
 }

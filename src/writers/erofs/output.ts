@@ -8,11 +8,11 @@ import type { FsverityHasher } from '../../fsverity/index.js';
 import { ImageOutput } from '../output.js';
 import { ImageSink } from './sink.js';
 
-/** Runs `fill` on a sink over a temp file, then renames it to `outPath`. Returns the size in bytes. */
-export async function writeImageFile(outPath: string, what: string, fill: (sink: ImageSink) => Promise<void>, hasher?: FsverityHasher): Promise<number> {
+/** Runs `fill` on a sink over a temp file, then renames it to `outPath`. Returns the size in bytes. `mirror` gets the same bytes (not renamed). */
+export async function writeImageFile(outPath: string, what: string, fill: (sink: ImageSink) => Promise<void>, hasher?: FsverityHasher, mirror?: string): Promise<number> {
   const tmp = `${outPath}.tmp-${process.pid}`;
   // dense: EROFS images are mostly data, and readers expect every block present
-  const out = await ImageOutput.create(tmp, 0, what, { sparse: false });
+  const out = await ImageOutput.create(tmp, 0, what, { sparse: false, ...(mirror !== undefined ? { mirror } : {}) });
   try {
     const sink = new ImageSink(out, hasher);
     await fill(sink);

@@ -21,9 +21,11 @@ const XATTR_SUFFIX_MAX = 255;
 const XATTR_VALUE_MAX = 0xffff;
 const XATTR_ICOUNT_MAX = 0xffff;
 
-/** Options of writeErofs: none yet (images are always uncompressed, 4 KiB blocks). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface ErofsOptions {}
+/** Options of writeErofs (images are always uncompressed, 4 KiB blocks). */
+export interface ErofsOptions {
+  /** Also write every byte to this file (see OutputOptions.mirror). */
+  mirror?: string;
+}
 
 export interface ErofsResult {
   /** Image size in bytes. */
@@ -92,9 +94,9 @@ function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
  * Writes a plain, uncompressed EROFS image of `tree` (contents inside,
  * streamed from the tree) to `outPath`. Deterministic: same tree, same bytes.
  */
-export async function writeErofs(tree: ValidatedTree, outPath: string, _opts: ErofsOptions = {}): Promise<ErofsResult> {
+export async function writeErofs(tree: ValidatedTree, outPath: string, opts: ErofsOptions = {}): Promise<ErofsResult> {
   const { nodes, chunked } = build(tree);
   const L = layout(nodes);
-  const bytes = await writeImageFile(outPath, 'EROFS image', (sink) => serialize(sink, nodes, L, { featureIncompat: chunked ? EROFS_FEATURE_INCOMPAT_CHUNKED_FILE : 0 }));
+  const bytes = await writeImageFile(outPath, 'EROFS image', (sink) => serialize(sink, nodes, L, { featureIncompat: chunked ? EROFS_FEATURE_INCOMPAT_CHUNKED_FILE : 0 }), undefined, opts.mirror);
   return { bytes };
 }

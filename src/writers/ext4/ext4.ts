@@ -23,6 +23,8 @@ import { finishXattrBlock } from './xattr.js';
 
 /** Options of writeExt4. */
 export interface Ext4Options {
+  /** Also write every byte to this file (see OutputOptions.mirror). */
+  mirror?: string;
   /** Exact image size in bytes; default automatic: content + metadata + headroom. */
   size?: number;
   /** Fraction of extra free space for automatic sizes (and inodes), default 0.2. */
@@ -79,7 +81,7 @@ export async function writeExt4(tree: ValidatedTree, outPath: string, opts: Ext4
   const { geom, alloc } = chooseSize(opts, usedInodes, prepared, xattrBlocks);
   const bytes = opts.size ?? geom.blocks * BLOCK_SIZE;
 
-  const out = await ImageOutput.create(outPath, bytes, 'ext4 image');
+  const out = await ImageOutput.create(outPath, bytes, 'ext4 image', opts.mirror !== undefined ? { mirror: opts.mirror } : {});
   try {
     await writeData(out, prepared, id, events);
     const jnl = journal && journal.iBlock ? { iBlock: journal.iBlock, size: journal.size } : null;

@@ -30,6 +30,8 @@ import { buildTables } from './tables.js';
 
 /** Options of `writeSquashfs`. */
 export interface SquashfsOptions {
+  /** Also write every byte to this file (see OutputOptions.mirror). */
+  mirror?: string;
   /** Block compressor; default gzip. 'none' stores everything uncompressed. */
   compressor?: 'gzip' | 'zstd' | 'lz4' | 'none';
   /** gzip 1-9 (default 9) or zstd 1-22 (default 15). */
@@ -101,7 +103,7 @@ export async function writeSquashfs(
   const totalBytes = plan.files.reduce((n, f) => n + f.size, 0);
 
   // dense (every byte written: a rewound duplicate's blocks are overwritten, never skipped as zeros)
-  const out = await ImageOutput.create(outPath, 0, 'squashfs image', { sparse: false });
+  const out = await ImageOutput.create(outPath, 0, 'squashfs image', { sparse: false, ...(opts.mirror !== undefined ? { mirror: opts.mirror } : {}) });
   let closed = false;
   const pool = new CompressPool(spec, jobs);
   let data: DataWriter | null = null;

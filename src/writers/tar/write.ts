@@ -26,6 +26,8 @@ import type { Content, Inode, ValidatedTree } from '../../tree/types.js';
 
 export interface WriteTarOptions {
   events?: ProgressListener;
+  /** Also write every byte to this file (see OutputOptions.mirror). */
+  mirror?: string;
 }
 
 /** Name of the root entry. */
@@ -157,7 +159,7 @@ class Batcher {
 async function writeTarFile(tree: ValidatedTree, path: string, opts: WriteTarOptions): Promise<void> {
   const warn = (code: string, message: string): void => opts.events?.({ type: 'warning', code, message });
   const plan = planTar(tree, warn);
-  const out = await ImageOutput.create(path, 0, 'tar archive', { sparse: false });
+  const out = await ImageOutput.create(path, 0, 'tar archive', { sparse: false, ...(opts.mirror !== undefined ? { mirror: opts.mirror } : {}) });
   const sources = new ContentSources();
   let pos = 0;
   const put = async (chunk: Uint8Array): Promise<void> => {
