@@ -10,7 +10,7 @@ import { smallContent, storedInline, LCFS_INODE_EXTERNAL_XATTR_MAX, XATTR_NAME_M
 import { EROFS_BLKSIZ_BITS, EROFS_CHUNK_FORMAT_BLKBITS_MASK, LCFS_MAX_NONINLINE_CHUNKS } from './constants.js';
 import { layout } from './layout.js';
 import { byteCmp, newENode, type EDirent, type ENode } from './model.js';
-import { pathOf, shapeTree } from './shape.js';
+import { nodeOf, pathOf, shapeTree } from './shape.js';
 import { prepareObjects, type ObjectRef } from './objects.js';
 import { serialize } from './serialize.js';
 import { writeImageFile } from './output.js';
@@ -96,12 +96,9 @@ function setX(n: ENode, key: string, value: Buffer): void {
 
 /** The ENode of one inode: mode, owner, size, data kind, and its own xattrs (overlay ones escaped). */
 function makeNode(tree: ValidatedTree, inode: Inode, nlink: number, inlineMax: number | undefined): ENode {
-  let size = 0;
-  let rdev = 0;
   let data: ENode['data'] = { kind: 'none' };
-  let target: string | undefined;
   if (inode.kind === 'file') {
-    size = inode.size;
+    const size = inode.size;
     if (storedInline(inode, inlineMax)) data = { kind: 'bytes', data: smallContent(inode) };
     else if (size > 0) {
       const bits = chunkBitsFor(size);
@@ -109,13 +106,8 @@ function makeNode(tree: ValidatedTree, inode: Inode, nlink: number, inlineMax: n
       if (chunks > LCFS_MAX_NONINLINE_CHUNKS) fail(pathOf(tree.root, inode), `is ${size} bytes, too big for a composefs reference (max ${LCFS_MAX_NONINLINE_CHUNKS} chunks of 2^43 bytes)`);
       data = { kind: 'null-chunks', chunkBits: bits, chunks };
     }
-  } else if (inode.kind === 'symlink') {
-    target = inode.target;
-    size = target.length;
-  } else if (inode.kind === 'chardev' || inode.kind === 'blockdev') {
-    rdev = makedev(inode.rdevMajor, inode.rdevMinor);
   }
-  const n = newENode({ mode: stMode(inode), nlink, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev, size, xattrs: [], data, ...(target !== undefined ? { target } : {}) });
+  const n = nodeOf(inode, nlink, data, []);
   for (const [k, v] of inode.xattrs) {
     if (k.length > XATTR_NAME_MAX) fail(pathOf(tree.root, inode), `has an xattr name longer than ${XATTR_NAME_MAX} bytes`);
     if (v.length > XATTR_VALUE_MAX) fail(pathOf(tree.root, inode), `has an xattr value longer than ${XATTR_VALUE_MAX} bytes`);

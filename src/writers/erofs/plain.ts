@@ -10,7 +10,7 @@ import { makedev, stMode, type FileInode, type Inode, type ValidatedTree } from 
 import { EROFS_BLKSIZ_BITS, EROFS_CHUNK_FORMAT_BLKBITS_MASK, EROFS_FEATURE_INCOMPAT_CHUNKED_FILE, EROFS_XATTR_IBODY_HEADER_SIZE } from './constants.js';
 import { layout, xattrEntrySize, xattrIndex } from './layout.js';
 import { byteCmp, newENode, type ENode } from './model.js';
-import { pathOf, shapeTree } from './shape.js';
+import { nodeOf, pathOf, shapeTree } from './shape.js';
 import { serialize } from './serialize.js';
 import { writeImageFile } from './output.js';
 
@@ -55,24 +55,14 @@ function sparseChunks(f: FileInode): { chunkBits: number; present: boolean[] } |
 function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
   let chunked = false;
   const make = (inode: Inode, nlink: number): ENode => {
-    let size = 0;
-    let rdev = 0;
     let data: ENode['data'] = { kind: 'none' };
-    let target: string | undefined;
-    if (inode.kind === 'file') {
-      size = inode.size;
+    if (inode.kind === 'file' && inode.size > 0) {
       const sc = sparseChunks(inode);
-      if (size === 0) data = { kind: 'none' };
-      else if (sc) {
+      if (sc) {
         data = { kind: 'sparse-chunks', inode, ...sc };
         chunked = true;
       } else if (inode.content.kind === 'inline') data = { kind: 'bytes', data: inode.content.data };
       else data = { kind: 'stream', inode };
-    } else if (inode.kind === 'symlink') {
-      target = inode.target;
-      size = target.length;
-    } else if (inode.kind === 'chardev' || inode.kind === 'blockdev') {
-      rdev = makedev(inode.rdevMajor, inode.rdevMinor);
     }
     const xattrs = [...inode.xattrs.entries()].sort((a, b) => byteCmp(a[0], b[0])).map(([key, v]) => {
       if (xattrIndex(key)[1].length > XATTR_SUFFIX_MAX) fail(pathOf(tree.root, inode), `has an xattr name too long for EROFS (${key.length} bytes)`);
@@ -81,10 +71,7 @@ function build(tree: ValidatedTree): { nodes: ENode[]; chunked: boolean } {
     });
     const xsize = xattrs.reduce((s, x) => s + xattrEntrySize(x), EROFS_XATTR_IBODY_HEADER_SIZE);
     if ((xsize - EROFS_XATTR_IBODY_HEADER_SIZE) / 4 + 1 > XATTR_ICOUNT_MAX) fail(pathOf(tree.root, inode), 'has more xattr data than an EROFS inode can hold');
-    return newENode({
-      mode: stMode(inode), nlink, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec,
-      rdev, size, xattrs, data, ...(target !== undefined ? { target } : {}),
-    });
+    return nodeOf(inode, nlink, data, xattrs);
   };
   const { nodes } = shapeTree(tree.root, make);
   return { nodes, chunked };

@@ -5,8 +5,8 @@
  * and the breadth-first order inodes are laid out in. One traversal, no
  * path strings (paths are only built for error messages, by pathOf).
  */
-import { sortedChildren, walk, type DirInode, type Inode } from '../../tree/types.js';
-import { byteCmp, type EDirent, type ENode } from './model.js';
+import { makedev, sortedChildren, stMode, walk, type DirInode, type Inode } from '../../tree/types.js';
+import { byteCmp, newENode, type EDirent, type ENode, type EXattr } from './model.js';
 
 export interface Shape {
   /** Breadth-first, root first: the order of inodes on disk. */
@@ -87,6 +87,22 @@ export function shapeTree(root: DirInode, make: MakeNode, rootExtras?: (rootNode
     for (const d of nodes[i].dirents ?? []) if (primaryDirents.has(d)) nodes.push(d.target);
   }
   return { nodes, enodes, parentOf };
+}
+
+/**
+ * The ENode fields both writers derive alike: mode, owner, times, link
+ * count, size (st_size of files, target length of symlinks), symlink
+ * target and device number; `data` (how a regular file's bytes are laid
+ * out) and the xattr list are the writer's.
+ */
+export function nodeOf(inode: Inode, nlink: number, data: ENode['data'], xattrs: EXattr[]): ENode {
+  const n = newENode({ mode: stMode(inode), nlink, uid: inode.uid, gid: inode.gid, mtimeSec: inode.mtimeSec, mtimeNsec: inode.mtimeNsec, rdev: 0, size: 0, xattrs, data });
+  if (inode.kind === 'file') n.size = inode.size;
+  else if (inode.kind === 'symlink') {
+    n.target = inode.target;
+    n.size = inode.target.length;
+  } else if (inode.kind === 'chardev' || inode.kind === 'blockdev') n.rdev = makedev(inode.rdevMajor, inode.rdevMinor);
+  return n;
 }
 
 /** The first path of `inode` in a byte-order walk (for error messages). */
