@@ -10,7 +10,8 @@
  * flatten, finalize, write, and commit the artifact.
  */
 import { createReadStream } from 'node:fs';
-import { rename, rm, mkdir } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
+import { makeDirectory } from '../util/make-dir.js';
 import { dirname, basename, join, resolve } from 'node:path';
 import type { ImageReference } from '../reference/index.js';
 import { formatReference, enrootUri } from '../reference/index.js';
@@ -100,8 +101,15 @@ function provenanceOf(ref: ImageReference, img: ResolvedImage): NonNullable<Fina
 }
 
 /** Writes via a temp name beside `out`, renamed into place only after success. */
+/** Creates the directory `out` goes in (and its parents). */
+async function makeOutputDir(out: string): Promise<void> {
+  await makeDirectory(dirname(out)).catch((e: unknown) => {
+    throw new Oci2fsError(ErrorCode.IO, `Cannot create the directory of ${out}: ${(e as Error).message}`, { cause: e });
+  });
+}
+
 async function writeAtomically(out: string, write: (tmp: string) => Promise<Record<string, string | number>>) {
-  await mkdir(dirname(out), { recursive: true });
+  await makeOutputDir(out);
   const tmp = join(dirname(out), `.${basename(out)}.oci2fs-${process.pid}-${Math.random().toString(36).slice(2)}`);
   try {
     const facts = await write(tmp);
@@ -236,6 +244,8 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
     }
   };
   if (!artifact) {
+    // like writeAtomically: the output's directory is made, and before the build, not after it
+    if (mirror !== undefined) await makeOutputDir(output);
     opts.events?.({ type: 'cache-wait', key });
     artifact = await buildOrWait(async () => {
       const again = await cache.lookup(key);

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../errors.js';
+import { makeDirectory } from '../util/make-dir.js';
 import type { ProgressListener } from '../events.js';
 import { createFileIfAbsent, fsyncDir, ioError, writeFileAtomic } from './atomic.js';
 import { checkSize, digestOf, sha256Hex } from './digest.js';
@@ -65,7 +66,7 @@ export class Store {
     // An existing store is only read here, so a read-only shared store works for --offline.
     if (!((await exists(layoutPath)) && (await exists(indexPath)) && (await exists(join(root, BLOBS_DIR, DIGEST_ALGORITHM))))) {
       try {
-        await mkdir(join(root, BLOBS_DIR, DIGEST_ALGORITHM), { recursive: true });
+        await makeDirectory(join(root, BLOBS_DIR, DIGEST_ALGORITHM)); // --store is the user's path (node's mkdir -p can loop)
       } catch (e) {
         throw new Oci2fsError(ErrorCode.STORE, `Cannot create the store at ${root}: ${(e as Error).message}; pick another with --store or $OCI2FS_STORE`, { cause: e });
       }

@@ -220,6 +220,14 @@ test('a corrupted layer fails with E_DIGEST_MISMATCH and leaves no output file',
   }
 });
 
+test('an output directory that cannot be made fails with E_IO at once (node 20 mkdir -p looped forever under /proc)', { timeout: 60_000 }, async () => {
+  for (const extra of [['--no-cache'], []]) {
+    const r = await runCli(['import', ...common(join(work, 'store-proc')), ...extra, `${reg.host}/test/app:v1`, '-o', '/proc/oci2fs-none/x.sqsh']);
+    assert.equal(r.code, 10, r.stderr);
+    assert.match(r.stderr, /E_IO: Cannot create the directory of \/proc\/oci2fs-none\/x\.sqsh/);
+  }
+});
+
 test('a bad reference exits with the usage status and the E_REFERENCE_INVALID code', async () => {
   const r = await runCli(['import', '--store', join(work, 'store-x'), 'UPPER/Case:tag', '-o', join(work, 'x.sqsh')]);
   assert.equal(r.code, 2);

@@ -40,6 +40,7 @@ import {
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
+import { makeDirectory } from '../../util/make-dir.js';
 import type { ProgressListener } from '../../events.js';
 import { CONTENT_CHUNK } from '../../tree/content.js';
 import { walk } from '../../tree/types.js';
@@ -83,7 +84,7 @@ async function checkOutDir(outDir: string, allowNonEmpty: boolean): Promise<void
   try {
     st = await lstat(outDir);
   } catch {
-    await mkdir(outDir, { recursive: true });
+    await makeDirectory(outDir); // the user's path (node's mkdir -p can loop)
     return;
   }
   if (!st.isDirectory()) throw new Oci2fsError(ErrorCode.USAGE, `Output ${outDir} exists and is not a directory (symlinks are not followed)`);

@@ -5,10 +5,10 @@
  * `OBJECTS/XX/REST` (temp file + link, existing objects are kept), on
  * worker threads (see object-store.ts).
  */
-import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
+import { makeDirectory } from '../../util/make-dir.js';
 import { walk, type FileInode, type ValidatedTree } from '../../tree/types.js';
 import { closePieceFiles, type Piece } from '../../fsverity/index.js';
 import { WorkerPool, defaultThreads } from '../../util/worker-pool.js';
@@ -173,7 +173,7 @@ export async function prepareObjects(
   });
   const refs = new Map<FileInode, ObjectRef>();
   const distinct = new Set<string>();
-  if (opts.objectsDir) await mkdir(opts.objectsDir, { recursive: true });
+  if (opts.objectsDir) await makeDirectory(opts.objectsDir); // the user's --objects (node's mkdir -p can loop)
   /** Files to hash (and store), with the digest they must have when one is known. */
   const todo: { f: FileInode; want: string | undefined }[] = [];
   const known = new Map<FileInode, string>();
