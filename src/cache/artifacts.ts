@@ -49,6 +49,14 @@ const KEY_RE = /^[0-9a-f]{64}$/;
 
 export type DeliveryMethod = 'reflink-or-copy' | 'hardlink';
 
+/**
+ * A hidden temporary name beside `out`, unique to this process: outputs are
+ * written there and renamed to `out` when complete.
+ */
+export function tempBeside(out: string): string {
+  return join(dirname(out), `.${basename(out)}.oci2fs-${process.pid}-${Math.random().toString(36).slice(2)}`);
+}
+
 export class ArtifactCache {
   readonly dir: string;
 
@@ -135,15 +143,7 @@ export class ArtifactCache {
   }
 
   /**
-   * A temporary name beside `out` for its delivery: a copy is written (or
-   * linked) there and renamed to `out` when complete.
-   */
-  deliveryTemp(out: string): string {
-    return join(dirname(out), `.${basename(out)}.oci2fs-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  }
-
-  /**
-   * Delivers a copy written at `tmp` (a deliveryTemp of `out`) while the
+   * Delivers a copy written at `tmp` (a tempBeside of `out`) while the
    * artifact was built: made writable like a copy and renamed to `out`.
    */
   async adoptDelivery(tmp: string, out: string): Promise<void> {
@@ -162,7 +162,7 @@ export class ArtifactCache {
    * file. Written under a temporary name, then renamed.
    */
   async deliver(artifact: Artifact, out: string, method: DeliveryMethod): Promise<void> {
-    const tmp = this.deliveryTemp(out);
+    const tmp = tempBeside(out);
     try {
       let linked = false;
       if (method === 'hardlink') {

@@ -37,12 +37,13 @@ export async function* layerEntries(tarPath: string, index: EntryIndexRef | unde
       return;
     }
   }
-  const seen: TarEntry[] = [];
+  // kept only when they will be indexed (a strict read with the default limits)
+  const seen: TarEntry[] | undefined = usable && size !== undefined && !opts.lenient ? [] : undefined;
   for await (const e of readTarFile(tarPath, opts)) {
-    seen.push(e);
+    seen?.push(e);
     yield e;
   }
-  if (usable && size !== undefined && !opts.lenient) await writeIndex(index.path, encodeEntryIndex(seen, { sha256: index.sha256, size }));
+  if (seen && index && size !== undefined) await writeIndex(index.path, encodeEntryIndex(seen, { sha256: index.sha256, size }));
 }
 
 async function writeIndex(path: string, bytes: Buffer): Promise<void> {

@@ -12,14 +12,14 @@
 import { createReadStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { makeDirectory } from '../util/make-dir.js';
-import { dirname, basename, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { ImageReference } from '../reference/index.js';
 import { formatReference, enrootUri } from '../reference/index.js';
 import type { Store } from '../store/index.js';
 import { resolveImage, fetchLayers, recordImage, type SourceOptions, type ResolvedImage } from '../source/index.js';
 import { formatPlatform, sha256DigestOfStream } from '../image/index.js';
 import type { AddSpec, FinalizeOptions } from '../finalize/finalize.js';
-import { ArtifactCache, type Artifact, type DeliveryMethod } from '../cache/artifacts.js';
+import { ArtifactCache, tempBeside, type Artifact, type DeliveryMethod } from '../cache/artifacts.js';
 import { artifactKey } from '../cache/key.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
@@ -110,7 +110,7 @@ async function makeOutputDir(out: string): Promise<void> {
 
 async function writeAtomically(out: string, write: (tmp: string) => Promise<Record<string, string | number>>) {
   await makeOutputDir(out);
-  const tmp = join(dirname(out), `.${basename(out)}.oci2fs-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const tmp = tempBeside(out);
   try {
     const facts = await write(tmp);
     await rename(tmp, out);
@@ -233,7 +233,7 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
   // A fresh artifact is written together with the copy `output` gets (no
   // reading it back to copy it afterwards: 2 s for a 380 MB squashfs image
   // here); a hardlink delivery needs no copy.
-  const mirror = opts.delivery === 'hardlink' ? undefined : cache.deliveryTemp(output);
+  const mirror = opts.delivery === 'hardlink' ? undefined : tempBeside(output);
   let mirrored = false;
   const buildOrWait = async (work: () => Promise<Artifact>): Promise<Artifact> => {
     try {

@@ -21,12 +21,22 @@ const U32_MAX = 0xffffffff;
 
 export const roundUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
+/** Name index and on-disk suffix per xattr name: few distinct names, looked up for tens of thousands of entries. */
+const indexes = new Map<string, [number, string]>();
+
 /** Name index and the name suffix stored on disk. */
 export function xattrIndex(key: string): [number, string] {
+  let r = indexes.get(key);
+  if (r) return r;
+  r = [0, key];
   for (const [prefix, index] of EROFS_XATTR_PREFIXES) {
-    if (key.startsWith(prefix)) return [index, key.slice(prefix.length)];
+    if (key.startsWith(prefix)) {
+      r = [index, key.slice(prefix.length)];
+      break;
+    }
   }
-  return [0, key];
+  indexes.set(key, r);
+  return r;
 }
 
 /** On-disk size of one xattr entry (4-byte aligned). */

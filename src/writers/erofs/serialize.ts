@@ -45,18 +45,9 @@ function latin1(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
-/** Name index and on-disk suffix of each xattr name (few distinct names, tens of thousands of entries). */
-const indexCache = new Map<string, [number, string]>();
-
-function xattrIndexOf(key: string): [number, string] {
-  let r = indexCache.get(key);
-  if (!r) indexCache.set(key, (r = xattrIndex(key)));
-  return r;
-}
-
 /** Encodes one xattr entry at `at` (zeroed, xattrEntrySize bytes); returns its size. */
 function putXattrEntry(b: Buffer, at: number, x: EXattr): number {
-  const [index, suffix] = xattrIndexOf(x.key);
+  const [index, suffix] = xattrIndex(x.key);
   b[at] = suffix.length;
   b[at + 1] = index;
   b.writeUInt16LE(x.value.length, at + 2);
@@ -71,7 +62,7 @@ const filterBits = new Map<string, number>();
 function filterBit(key: string): number {
   let bit = filterBits.get(key);
   if (bit === undefined) {
-    const [index, suffix] = xattrIndexOf(key);
+    const [index, suffix] = xattrIndex(key);
     bit = 1 << (xxh32(latin1(suffix), (EROFS_XATTR_FILTER_SEED + index) >>> 0) & (EROFS_XATTR_FILTER_BITS - 1));
     filterBits.set(key, bit);
   }
