@@ -16,9 +16,10 @@ import { decoderStages, type DecompressOptions } from './decompress.js';
 import { RatioGuard } from './guard.js';
 import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
+import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
-/** Read size when hashing a file igzip wrote. */
-const HASH_READ = 1 << 20;
+/** Read size when hashing a file igzip wrote (small: see util/stream-buffer.ts). */
+const HASH_READ = STREAM_BUFFER_BYTES;
 
 /** Buffered bytes before the write stream applies backpressure. */
 export const WRITE_CHUNK = 1 << 20;

@@ -18,9 +18,10 @@
 import { freemem } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { srcUrl } from '../util/src-url.js';
+import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
-/** Size of each read. */
-export const READ_AHEAD_CHUNK = 8 << 20;
+/** Size of each read (small: see util/stream-buffer.ts; the kernel reads ahead of it). */
+export const READ_AHEAD_CHUNK = STREAM_BUFFER_BYTES;
 /** Below this much to read, no thread is started (a worker costs ~30 ms). */
 export const READ_AHEAD_MIN_BYTES = 64 << 20;
 /** Fraction of the available memory read ahead at most. */

@@ -20,6 +20,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { sha256DigestOfStream } from '../image/index.js';
+import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
 /** Where Linux publishes a random id that is new on every boot. */
 const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
@@ -56,7 +57,7 @@ export async function usableDiff(path: string, diffId: string, me: string | unde
   const [host] = marker.split('\n');
   const [myHost] = (me ?? '').split('\n');
   if (marker === me || host !== myHost) return true;
-  if ((await sha256DigestOfStream(createReadStream(path, { highWaterMark: 1 << 20 }))) !== diffId) {
+  if ((await sha256DigestOfStream(createReadStream(path, { highWaterMark: STREAM_BUFFER_BYTES }))) !== diffId) {
     await unlink(path).catch(() => {});
     await unlink(markerPath(path)).catch(() => {});
     await unlink(`${path}.entries`).catch(() => {}); // its entry index (entry-index-file.ts) goes with it

@@ -11,6 +11,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { Oci2fsError, ErrorCode, isOci2fsError } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 import { ioError } from './atomic.js';
+import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
 /** Opens the blob's bytes from `offset`; `start` is where the body really starts (0 if Range was ignored). */
 export type BlobOpener = (offset: number) => Promise<{ body: AsyncIterable<Uint8Array>; start: number; cancel?: () => void }>;
@@ -34,7 +35,7 @@ export const INGEST_WRITE_BATCH = 1 << 20;
  */
 export const INGEST_EARLY_SYNC_BYTES = 32 << 20;
 /** Chunk size for re-hashing an existing partial prefix. */
-const REHASH_CHUNK = 1 << 20;
+const REHASH_CHUNK = STREAM_BUFFER_BYTES;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import { makeDirectory } from '../../util/make-dir.js';
 import type { ProgressListener } from '../../events.js';
-import { CONTENT_CHUNK } from '../../tree/content.js';
+import { STREAM_BUFFER_BYTES } from '../../util/stream-buffer.js';
 import { walk } from '../../tree/types.js';
 import type { Inode, ValidatedTree } from '../../tree/types.js';
 import { encodeRootlessOwner, ROOTLESS_XATTR } from './rootless.js';
@@ -161,7 +161,7 @@ async function writeEntries(tree: ValidatedTree, outDir: string, opts: WriteDirO
   // Node's utimes takes float seconds, rounds to microseconds and maps
   // negative times to "now": such times go through touch(1).
   const exactInNode = (i: Inode): boolean => i.mtimeNsec === 0 && i.mtimeSec >= 0;
-  const scratch = Buffer.allocUnsafe(CONTENT_CHUNK);
+  const scratch = Buffer.allocUnsafe(STREAM_BUFFER_BYTES); // contents pass through it: small, see util/stream-buffer.ts
 
   // Pass 1: create (pre-order) and chown.
   let done = 0;
