@@ -88,9 +88,13 @@ async function skipExact(src: ByteSource, n: number, ctx: TarContext): Promise<v
   if ((await src.skip(n)) !== n) throw tarInvalid(ctx, 'archive ends inside an entry (truncated)');
 }
 
-/** Reads a metadata entry's data (pax, long name) plus its padding. */
+/**
+ * Reads a metadata entry's data (pax, long name) plus its padding, as a copy
+ * of its own: pax values are kept (xattrs) while later reads go on, and a
+ * source's bytes may be valid only until its next read (FileSource).
+ */
 async function readMetaData(src: ByteSource, size: number, ctx: TarContext): Promise<Uint8Array> {
-  const data = await readExact(src, size, ctx);
+  const data = new Uint8Array(await readExact(src, size, ctx)); // a copy (Buffer#slice would be a view)
   await skipExact(src, paddingFor(size), ctx);
   return data;
 }

@@ -10,7 +10,11 @@ import { open, type FileHandle } from 'node:fs/promises';
 /** Largest chunk a source hands out at once. */
 export const SOURCE_CHUNK = 1 << 20;
 
-/** Sequential access to the bytes of a tar stream. */
+/**
+ * Sequential access to the bytes of a tar stream. The bytes `read` and
+ * `readSome` return may be valid only until the next call (FileSource
+ * reuses its buffer): a caller copies what it keeps.
+ */
 export interface ByteSource {
   /** Offset of the next unread byte. */
   readonly position: number;
@@ -106,12 +110,22 @@ export class IterableSource implements ByteSource {
  * rather than one per header.
  */
 export const FILE_READAHEAD = 8 << 10;
+/** Size of FileSource's one window buffer (a window may be shorter near the end of the file). */
+const WINDOW_BYTES = FILE_READAHEAD;
 
-/** A ByteSource over a file, reading with positional reads. */
+/**
+ * A ByteSource over a file, reading with positional reads. Small reads are
+ * served from one window buffer that every refill reuses: what they return
+ * is valid only until the next call (the tar reader copies what it keeps).
+ * A fresh buffer per refill cost a 8 KiB ArrayBuffer per header read, whose
+ * allocation and garbage collection were a third of listing a layer.
+ */
 export class FileSource implements ByteSource {
   position = 0;
   private closed = false;
-  /** Buffered window [winStart, winStart + win.length); a new buffer per refill. */
+  /** Window buffer, reused by every refill. */
+  private readonly winBuf = Buffer.allocUnsafe(WINDOW_BYTES);
+  /** Buffered window [winStart, winStart + win.length), a view of winBuf. */
   private win: Uint8Array = new Uint8Array(0);
   private winStart = 0;
 
@@ -137,8 +151,7 @@ export class FileSource implements ByteSource {
    * of (usually page-cached) headers, where a thread-pool round trip per read
    * costs more than the read itself.
    */
-  private pread(n: number, at: number): Uint8Array {
-    const buf = Buffer.allocUnsafe(n);
+  private pread(n: number, at: number, buf: Buffer = Buffer.allocUnsafe(n)): Uint8Array {
     let got = 0;
     while (got < n) {
       const bytesRead = readSync(this.fh.fd, buf, got, n - got, at + got);
@@ -158,7 +171,7 @@ export class FileSource implements ByteSource {
     } else if (n >= FILE_READAHEAD) {
       out = this.pread(n, this.position);
     } else {
-      this.win = this.pread(Math.min(FILE_READAHEAD, this.size - this.position), this.position);
+      this.win = this.pread(Math.min(WINDOW_BYTES, this.size - this.position), this.position, this.winBuf);
       this.winStart = this.position;
       out = this.win.subarray(0, Math.min(n, this.win.length));
     }
