@@ -110,8 +110,6 @@ export class IterableSource implements ByteSource {
  * rather than one per header.
  */
 export const FILE_READAHEAD = 8 << 10;
-/** Size of FileSource's one window buffer (a window may be shorter near the end of the file). */
-const WINDOW_BYTES = FILE_READAHEAD;
 
 /**
  * A ByteSource over a file, reading with positional reads. Small reads are
@@ -124,7 +122,7 @@ export class FileSource implements ByteSource {
   position = 0;
   private closed = false;
   /** Window buffer, reused by every refill. */
-  private readonly winBuf = Buffer.allocUnsafe(WINDOW_BYTES);
+  private readonly winBuf = Buffer.allocUnsafe(FILE_READAHEAD);
   /** Buffered window [winStart, winStart + win.length), a view of winBuf. */
   private win: Uint8Array = new Uint8Array(0);
   private winStart = 0;
@@ -171,7 +169,7 @@ export class FileSource implements ByteSource {
     } else if (n >= FILE_READAHEAD) {
       out = this.pread(n, this.position);
     } else {
-      this.win = this.pread(Math.min(WINDOW_BYTES, this.size - this.position), this.position, this.winBuf);
+      this.win = this.pread(Math.min(FILE_READAHEAD, this.size - this.position), this.position, this.winBuf);
       this.winStart = this.position;
       out = this.win.subarray(0, Math.min(n, this.win.length));
     }
