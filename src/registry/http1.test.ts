@@ -264,17 +264,22 @@ test('Receiver stops reading past its high-water mark until the queue is drained
     s.end(Buffer.alloc(total, 7));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  let sock: Socket | undefined;
   try {
     const rx = new Receiver();
-    const sock = connectNet({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', onread: rx.onread });
+    sock = connectNet({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', onread: rx.onread });
     rx.attach(sock);
-    await new Promise((r) => setTimeout(r, 300)); // nobody reads meanwhile
+    // nobody reads meanwhile: wait (on a loaded machine, seconds) until the queue reaches the mark, then a while longer
+    for (let waited = 0; rx.queuedBytes < QUEUE_HIGH_WATER && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
     assert.ok(rx.queuedBytes >= QUEUE_HIGH_WATER, `queued ${rx.queuedBytes}`);
     assert.ok(rx.queuedBytes < QUEUE_HIGH_WATER + SLAB_BYTES, `queued ${rx.queuedBytes}: the socket kept reading`);
     let got = 0;
     for (let c = await rx.next(); c !== null; c = await rx.next()) got += c.length;
     assert.equal(got, total, 'reading resumed after the pause and every byte arrived');
   } finally {
+    // a failed assertion must not leave the connection keeping the test process alive (regression: CI hung here)
+    sock?.destroy();
     server.close();
   }
 });
