@@ -44,7 +44,7 @@ typedef struct {
   size_t map_len;  /* bytes mapped (from the page boundary below the offset) */
   size_t delta;    /* offset of the range within the mapping */
   size_t length;   /* bytes in the range */
-  int pending;     /* writeMapped calls not yet completed */
+  int pending;     /* writeSegments calls using it not yet completed */
 } range_t;
 
 typedef struct {

@@ -282,11 +282,11 @@ export class ImageOutput {
       this.len += carry;
     }
     const job = (async () => {
-      try {
-        await Promise.all(this.targets.map((t) => writeBatchTo(t, zc, segs, first, end - carry, this.what)));
-      } finally {
-        for (const r of ranges) zc.native.unmap(r);
-      }
+      // every target's write settles before the ranges are unmapped (unmap refuses while one runs)
+      const results = await Promise.allSettled(this.targets.map((t) => writeBatchTo(t, zc, segs, first, end - carry, this.what)));
+      for (const r of ranges) zc.native.unmap(r);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     })();
     job.catch(() => undefined); // surfaced by the next flush or close
     this.inflight = job;
