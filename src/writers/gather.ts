@@ -4,8 +4,7 @@
  * as one pwritev per target.
  */
 import { Oci2fsError, ErrorCode } from '../errors.js';
-import { directUnsupported } from './direct-io.js';
-import { pwriteAll, type Target, type ZeroCopy } from './output-target.js';
+import { pwriteAll, tryDirect, type Target, type ZeroCopy } from './output-target.js';
 import type { Segment } from './zero-copy.js';
 
 /** A gathered batch is written once it holds this many pieces (pwritev takes IOV_MAX = 1024 at a time). */
@@ -26,27 +25,20 @@ export async function writeBatchTo(t: Target, zc: ZeroCopy, segs: Segment[], fro
       const lead = Math.min((zc.align - (from % zc.align)) % zc.align, to - from);
       if (lead > 0) {
         const head = segs[0] as Uint8Array;
-        await pwriteAll(t.fh, Buffer.from(head.buffer, head.byteOffset, lead), 0, lead, at);
+        await pwriteAll(t.fh, head, 0, lead, at);
         list = [head.subarray(lead), ...segs.slice(1)];
         at += lead;
       }
       const trail = end > at ? end % zc.align : 0;
       if (trail > 0) {
         const last = list[list.length - 1] as Uint8Array;
-        await pwriteAll(t.fh, Buffer.from(last.buffer, last.byteOffset + last.length - trail, trail), 0, trail, end - trail);
+        await pwriteAll(t.fh, last, last.length - trail, last.length, end - last.length);
         list = [...list.slice(0, -1), last.subarray(0, last.length - trail)];
         end -= trail;
       }
-      if (end === at) return;
-      const direct = t.direct;
-      try {
-        return await zc.native.writeSegments(direct.fd, at, list);
-      } catch (e) {
-        if (!directUnsupported(e)) throw e;
-        t.direct = null;
-        await direct.close().catch(() => undefined);
-      }
+      if (end === at || (await tryDirect(t, (direct) => zc.native.writeSegments(direct.fd, at, list)))) return;
     }
+    // no O_DIRECT (any more): the whole batch through the page cache
     await zc.native.writeSegments(t.fh.fd, from, segs);
   } catch (e) {
     const short = (e as NodeJS.ErrnoException).code === 'EFAULT' ? ' (a source file is shorter than the tree says)' : '';

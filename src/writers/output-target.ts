@@ -121,10 +121,30 @@ export async function closeTarget(t: Target): Promise<void> {
 }
 
 /** pwrite(2) of buf[from, to) at file offset base + from, to the end (short writes go on). */
-export async function pwriteAll(fh: FileHandle, buf: Buffer, from: number, to: number, base: number): Promise<void> {
+export async function pwriteAll(fh: FileHandle, buf: Uint8Array, from: number, to: number, base: number): Promise<void> {
   let done = from;
   while (done < to) {
     const { bytesWritten } = await fh.write(buf, done, to - done, base + done);
     done += bytesWritten;
+  }
+}
+
+/**
+ * Runs `write` with the target's O_DIRECT handle. False when there is none,
+ * or when the file system refused the write (EINVAL: FUSE, some network file
+ * systems): the handle is then dropped, and this and every later write of
+ * the target go through the page cache.
+ */
+export async function tryDirect(t: Target, write: (direct: FileHandle) => Promise<void>): Promise<boolean> {
+  const direct = t.direct;
+  if (!direct) return false;
+  try {
+    await write(direct);
+    return true;
+  } catch (e) {
+    if (!directUnsupported(e)) throw e;
+    t.direct = null;
+    await direct.close().catch(() => undefined);
+    return false;
   }
 }

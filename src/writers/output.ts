@@ -15,9 +15,9 @@
  */
 import { readSync } from 'node:fs';
 import { Oci2fsError, ErrorCode } from '../errors.js';
-import { directUnsupported, DIRECT_ALIGN } from './direct-io.js';
+import { DIRECT_ALIGN } from './direct-io.js';
 import { MAX_SEGMENTS, writeBatchTo } from './gather.js';
-import { alignedPair, closeTarget, keepAligned, openTarget, pwriteAll, zeroCopyFor, type OutputOptions, type Target, type ZeroCopy } from './output-target.js';
+import { alignedPair, closeTarget, keepAligned, openTarget, pwriteAll, tryDirect, zeroCopyFor, type OutputOptions, type Target, type ZeroCopy } from './output-target.js';
 import { nativeZeroCopy, type MappedRange, type NativeZeroCopy, type Segment } from './zero-copy.js';
 
 export type { OutputOptions } from './output-target.js';
@@ -352,18 +352,8 @@ export class ImageOutput {
 
   /** O_DIRECT write of whole blocks; a file system that refuses it (EINVAL) gets this and every later write buffered. */
   private async pwriteDirect(t: Target, buf: Buffer, from: number, to: number, base: number): Promise<void> {
-    const direct = t.direct;
-    if (direct) {
-      try {
-        // a short O_DIRECT write ends on a block boundary; the loop goes on from there
-        return await pwriteAll(direct, buf, from, to, base);
-      } catch (e) {
-        if (!directUnsupported(e)) throw e;
-        t.direct = null;
-        await direct.close().catch(() => undefined);
-      }
-    }
-    await pwriteAll(t.fh, buf, from, to, base);
+    // a short O_DIRECT write ends on a block boundary; the loop goes on from there
+    if (!(await tryDirect(t, (direct) => pwriteAll(direct, buf, from, to, base)))) await pwriteAll(t.fh, buf, from, to, base);
   }
 
   /**
