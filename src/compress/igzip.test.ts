@@ -1,13 +1,14 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ErrorCode, isOci2fsError } from '../errors.js';
 import { xorshift32 } from '../../test/harness/image-builder.js';
-import { igzipTools } from './igzip.js';
+import { igzipToFd, igzipTools } from './igzip.js';
+import type { DirectSource } from './direct-feed.js';
 import { decompressToFile, type DecompressToFileOptions } from './to-file.js';
 
 /** Layer-like bytes (letters from a 32-symbol alphabet: compresses ~1.6x); `size` a multiple of 4. */
@@ -22,20 +23,44 @@ const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).dige
 const tools = igzipTools();
 const skip = tools ? false : 'igzip or prlimit is not installed (Debian package isal): only the zlib path runs here';
 
-/** Decodes `gz` with igzip allowed (any size) and with node only; returns both results and the bytes. */
+/**
+ * Decodes `gz` with igzip allowed (any size) and with node only; returns both
+ * results and the bytes. igzip runs twice, reading the file by path and fed
+ * through O_DIRECT reads (direct-feed.ts); the two must agree in every way.
+ */
 async function both(dir: string, name: string, gz: Buffer, opts: Partial<DecompressToFileOptions> = {}) {
   const src = join(dir, `${name}.gz`);
   writeFileSync(src, gz);
-  const run = async (igzip: boolean) => {
-    const dest = join(dir, `${name}.${igzip ? 'igzip' : 'node'}`);
+  const run = async (igzip: boolean, directRead = false) => {
+    const dest = join(dir, `${name}.${igzip ? 'igzip' : 'node'}${directRead ? '-direct' : ''}`);
     try {
-      const r = await decompressToFile(src, dest, { label: `layer ${name}`, igzip, igzipMinBytes: 0, ...opts });
+      const r = await decompressToFile(src, dest, { label: `layer ${name}`, igzip, igzipMinBytes: 0, directRead, ...opts });
       return { r, bytes: readFileSync(dest) };
     } catch (e) {
       return { e };
     }
   };
-  return { fast: await run(true), node: await run(false) };
+  const fast = await run(true);
+  const fed = await run(true, true);
+  assert.deepEqual(fed.r, fast.r, `${name}: same result when fed with O_DIRECT reads`);
+  assert.equal((fed.e as { code?: string } | undefined)?.code, (fast.e as { code?: string } | undefined)?.code, `${name}: same error when fed`);
+  assert.ok(fed.bytes === undefined ? fast.bytes === undefined : fed.bytes.equals(fast.bytes ?? Buffer.alloc(0)), `${name}: same bytes when fed`);
+  return { fast, node: await run(false) };
+}
+
+/** Bytes this process has read through read(2) and friends so far (/proc/self/io rchar). */
+function bytesReadByUs(): number {
+  return Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+}
+
+/** Why O_DIRECT cannot be tested in `dir`, or false. */
+function noDirect(dir: string): string | false {
+  try {
+    closeSync(openSync(join(dir, 'probe'), constants.O_RDWR | constants.O_CREAT | (constants.O_DIRECT ?? 0)));
+    return constants.O_DIRECT ? false : 'no O_DIRECT on this platform';
+  } catch (e) {
+    return `the temp file system refuses O_DIRECT (${(e as Error).message})`;
+  }
 }
 
 /** Runs `fn` in a fresh temp directory, removed afterwards. */
@@ -110,4 +135,42 @@ test('igzip spill: a wrong diff_id is E_DIGEST_MISMATCH and leaves no file', { s
     const { fast } = await both(dir, 'wrong', gzipSync(data), { expectedDiffId: sha(Buffer.from('something else')) });
     assert.ok(isOci2fsError(fast.e, ErrorCode.DIGEST_MISMATCH), String(fast.e));
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('wrong.igzip')), []);
+  }));
+
+test('igzip spill: a blob not in the page cache is read by us with O_DIRECT and fed to igzip; a just-written one by igzip', { skip }, (t) =>
+  inDir(async (dir) => {
+    const why = noDirect(dir);
+    if (why) return t.skip(why);
+    const data = layerBytes(3_000_000, 7);
+    const gz = gzipSync(data);
+    const src = join(dir, 'layer.gz');
+    writeFileSync(src, gz);
+    const readWith = async (directRead: boolean) => {
+      const before = bytesReadByUs();
+      const r = await decompressToFile(src, join(dir, `out-${directRead}`), { label: 'layer', igzipMinBytes: 0, directRead, expectedDiffId: sha(data) });
+      assert.equal(r.decoder, 'igzip');
+      return bytesReadByUs() - before;
+    };
+    const byPath = await readWith(false);
+    const fed = await readWith(true);
+    // both hash the output and read the trailer; only the fed run reads the blob itself
+    assert.ok(fed - byPath >= gz.length, `fed run read ${fed} bytes, by-path run ${byPath}: the difference is the ${gz.length}-byte blob`);
+  }));
+
+test('igzip spill: a feed that fails (read error) makes the outcome a retry, never a success', { skip }, () =>
+  inDir(async (dir) => {
+    const src = join(dir, 'layer.gz');
+    writeFileSync(src, gzipSync(layerBytes(1_000_000, 8)));
+    const out = openSync(join(dir, 'out'), 'w');
+    const failing = {
+      fh: { read: () => Promise.reject(Object.assign(new Error('read failed'), { code: 'EIO' })) },
+      buffers: [Buffer.alloc(4096), Buffer.alloc(4096)],
+      release: async () => undefined,
+    } as unknown as DirectSource;
+    try {
+      const outcome = await igzipToFd(tools!, src, out, Infinity, failing);
+      assert.equal(outcome.kind, 'retry', JSON.stringify(outcome));
+    } finally {
+      closeSync(out);
+    }
   }));

@@ -14,9 +14,10 @@
  *   verdict is the one every machine gives.
  * `OCI2FS_IGZIP=0` turns it off.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsc, fstatSync, openSync, readSync, closeSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { feedFile, type DirectSource } from './direct-feed.js';
 
 /** Layers smaller than this (compressed) are not worth a process spawn (~5 ms). */
 export const IGZIP_MIN_BYTES = 1 << 20;
@@ -66,14 +67,31 @@ export type IgzipOutcome =
 
 /**
  * Runs `igzip -d -c src` with its stdout on `outFd` (a new, empty file),
- * writing at most `maxOutput` bytes.
+ * writing at most `maxOutput` bytes. With `direct`, igzip reads `src` from
+ * its stdin, which we feed with O_DIRECT reads (see direct-feed.ts); a feed
+ * that fails makes the outcome a retry.
  */
-export function igzipToFd(tools: IgzipTools, src: string, outFd: number, maxOutput: number): Promise<IgzipOutcome> {
+export async function igzipToFd(tools: IgzipTools, src: string, outFd: number, maxOutput: number, direct?: DirectSource | null): Promise<IgzipOutcome> {
   const limit = Number.isFinite(maxOutput) ? String(Math.max(1, Math.floor(maxOutput))) : 'unlimited';
+  const args = [`--fsize=${limit}`, tools.igzip, '-d', '-c', '-q', ...(direct ? [] : [src])];
+  const child = spawn(tools.prlimit, args, { stdio: [direct ? 'pipe' : 'ignore', outFd, 'pipe'] });
+  let fed: Promise<unknown> = Promise.resolve();
+  if (direct && child.stdin) {
+    child.stdin.on('error', () => undefined); // EPIPE when igzip stops early: seen by the feed's writes
+    fed = feedFile(direct, child.stdin).then(
+      () => null,
+      (e: unknown) => e,
+    );
+  }
+  const outcome = await childOutcome(tools, child);
+  const feedError = await fed;
+  if (outcome.kind === 'ok' && feedError) return { kind: 'retry', reason: `cannot feed ${src} to igzip: ${(feedError as Error).message}` };
+  return outcome;
+}
+
+/** How an igzip run ended (see IgzipOutcome). */
+function childOutcome(tools: IgzipTools, child: ChildProcess): Promise<IgzipOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(tools.prlimit, [`--fsize=${limit}`, tools.igzip, '-d', '-c', '-q', src], {
-      stdio: ['ignore', outFd, 'pipe'],
-    });
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (s: string) => {

@@ -15,6 +15,7 @@ import { DETECT_BYTES, detectCompression, type Compression } from './detect.js';
 import { decoderStages, type DecompressOptions } from './decompress.js';
 import { RatioGuard } from './guard.js';
 import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
+import { openDirectSource } from './direct-feed.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
 import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
@@ -37,6 +38,11 @@ export interface DecompressToFileOptions extends DecompressOptions {
   igzip?: boolean;
   /** Smallest compressed size handed to igzip (default IGZIP_MIN_BYTES). */
   igzipMinBytes?: number;
+  /**
+   * Read the blob with O_DIRECT when igzip decodes it (see direct-feed.ts):
+   * for a blob not expected in the page cache. Default false.
+   */
+  directRead?: boolean;
 }
 
 export interface DecompressToFileResult {
@@ -138,8 +144,10 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
   const limit = guard.outputLimit(inputSize);
   const out = await createTemp(tmp, opts.label);
   let result: Decoded | null = null;
+  // any trouble opening it for O_DIRECT: igzip reads it by path, and says what is wrong
+  const direct = opts.directRead ? await openDirectSource(srcPath).catch(() => null) : null;
   try {
-    const outcome = await igzipToFd(tools, srcPath, out.fd, limit);
+    const outcome = await igzipToFd(tools, srcPath, out.fd, limit, direct).finally(() => direct?.release());
     // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
     if (outcome.kind === 'limit') guard.addOutput(limit + 1);
     if (outcome.kind === 'ok') {

@@ -128,7 +128,12 @@ async function writeAtomically(out: string, write: (tmp: string) => Promise<Reco
  */
 async function withImageTree<T>(opts: ImportOptions, ref: ImageReference, img: ResolvedImage, use: (t: TreeResult) => Promise<T>): Promise<T> {
   const { startSpill, treeFromLayers, startReadAhead } = await builder();
-  const sourceOpts = { ...opts.source, store: opts.store, events: opts.events };
+  const pulled = new Set<string>(); // blobs downloaded by this run: in the page cache (see SpillInput.justWritten)
+  const events: ProgressListener = (e) => {
+    if (e.type === 'blob-done' && !e.cached) pulled.add(e.digest);
+    opts.events?.(e);
+  };
+  const sourceOpts = { ...opts.source, store: opts.store, events };
   const blobPaths = await fetchLayers(img, sourceOpts);
   await recordImage(ref, img, sourceOpts);
   const diffIds = img.config.diffIds;
@@ -141,7 +146,7 @@ async function withImageTree<T>(opts: ImportOptions, ref: ImageReference, img: R
   // Layer i is flattened as soon as its spill is done, while later layers still decompress.
   const spill = await startSpill(
     opts.store.root,
-    img.layers.map((l, i) => ({ blobPath: blobPaths[i], digest: l.digest, diffId: diffIds[i] })),
+    img.layers.map((l, i) => ({ blobPath: blobPaths[i], digest: l.digest, diffId: diffIds[i], justWritten: pulled.has(l.digest) })),
     { events: opts.events },
   );
   const ahead = startReadAhead(spill.present);

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { diffPath, spillLayers, startSpill, SPILL_WORKER_MIN_BYTES, type SpillInput } from './layers.js';
 import { isOci2fsError } from '../errors.js';
+import { igzipTools } from '../compress/igzip.js';
 
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -118,4 +119,30 @@ test('startSpill: a failed plan whose done is awaited late raises no unhandled r
     process.off('unhandledRejection', listen);
     rmSync(f.root, { recursive: true, force: true });
   }
+});
+
+test('startSpill: blobs pulled by this run are read through the page cache, others with O_DIRECT by us (fed to igzip)', async (t) => {
+  if (!igzipTools()) return t.skip('igzip or prlimit is not installed (Debian package isal): blobs are decoded by zlib here');
+  const probe = join(tmpdir(), `oci2fs-direct-probe-${process.pid}`);
+  try {
+    closeSync(openSync(probe, constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT));
+  } catch (e) {
+    return t.skip(`the temp file system refuses O_DIRECT (${(e as Error).message})`);
+  } finally {
+    rmSync(probe, { force: true });
+  }
+  const rchar = () => Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+  const spillOnce = async (justWritten: boolean) => {
+    const f = fixture(1, 2 << 20); // one layer: spilled on this thread, so its reads are this process's
+    try {
+      const before = rchar();
+      await spillLayers(f.root, [{ ...f.layers[0], justWritten }]);
+      return { read: rchar() - before, blob: readFileSync(f.layers[0].blobPath).length };
+    } finally {
+      rmSync(f.root, { recursive: true, force: true });
+    }
+  };
+  const pulled = await spillOnce(true);
+  const older = await spillOnce(false);
+  assert.ok(older.read - pulled.read >= older.blob, `read ${older.read} bytes for an older blob, ${pulled.read} for a pulled one: the difference is the ${older.blob}-byte blob`);
 });

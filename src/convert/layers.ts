@@ -24,6 +24,12 @@ export interface SpillInput {
   digest: string;
   /** Expected sha256 of the uncompressed tar (config rootfs.diff_ids). */
   diffId: string;
+  /**
+   * The blob was written by this process moments ago (pulled in this run):
+   * it is in the page cache, maybe dirty, so it is read through it. Other
+   * blobs are read with O_DIRECT (compress/direct-feed.ts).
+   */
+  justWritten?: boolean;
 }
 
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
@@ -169,6 +175,7 @@ export async function startSpill(
           await spiller.spill(l.blobPath, dest, {
             label: `layer ${i} (${l.digest})`,
             expectedDiffId: l.diffId,
+            directRead: !l.justWritten,
             ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
           });
           settle.resolve();

@@ -4,7 +4,7 @@
  * buffers O_DIRECT needs, and whether zero-copy writes apply to them.
  */
 import { constants, open, type FileHandle } from 'node:fs/promises';
-import { alignedBuffer, directUnsupported, DIRECT_ALIGN, O_DIRECT } from './direct-io.js';
+import { alignedBuffer, directUnsupported, DIRECT_ALIGN, O_DIRECT } from '../util/direct-io.js';
 import { directAlignment, type NativeZeroCopy } from './zero-copy.js';
 
 /**

@@ -15,7 +15,7 @@
  */
 import { readSync } from 'node:fs';
 import { Oci2fsError, ErrorCode } from '../errors.js';
-import { DIRECT_ALIGN } from './direct-io.js';
+import { DIRECT_ALIGN } from '../util/direct-io.js';
 import { MAX_SEGMENTS, writeBatchTo } from './gather.js';
 import { alignedPair, closeTarget, keepAligned, openTarget, pwriteAll, tryDirect, zeroCopyFor, type OutputOptions, type Target, type ZeroCopy } from './output-target.js';
 import { nativeZeroCopy, type MappedRange, type NativeZeroCopy, type Segment } from './zero-copy.js';

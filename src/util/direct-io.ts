@@ -1,11 +1,11 @@
 /**
- * O_DIRECT helpers for image files, which are written once and not read
- * back by us: writing them through the page cache costs a
- * page allocation per 4 KiB and writeback CPU later (on the 2-core VM of the
- * benchmarks, 5-7 s of system time per 1.5 GB), and evicts the cached layers
- * the next conversion needs. O_DIRECT (open(2)) moves whole blocks from our
- * memory to the device instead; its rules: file offset, length and memory
- * address aligned to the device's logical block size.
+ * O_DIRECT helpers for files we move through once: image files written and
+ * not read back by us, and layer blobs read once to decompress them. Through
+ * the page cache each costs a page allocation per 4 KiB (on the 2-core VM of
+ * the benchmarks, 5-7 s of system time per 1.5 GB written) and evicts the
+ * cached layers the next conversion needs. O_DIRECT (open(2)) moves whole
+ * blocks between our memory and the device instead; its rules: file offset,
+ * length and memory address aligned to the device's logical block size.
  */
 import { constants as fsc } from 'node:fs';
 
