@@ -11,11 +11,13 @@ DEBS=(
   erofs-utils       # fsck.erofs, dump.erofs, mkfs.erofs
   e2fsprogs         # e2fsck, debugfs, mkfs.ext4
   fsverity          # fsverity digest
-  zstd lz4 tar gzip apache2-utils openssl  # codec CLIs, GNU tar, htpasswd, certs for token auth
-  isal              # igzip: ~3x faster gzip inflate for layer spills (used when present)
+  zstd lz4 tar gzip apache2-utils  # codec CLIs, GNU tar, htpasswd
+  openssl           # certs for token auth; `openssl dgst` hashes layer spills (used when present)
+  isal coreutils    # igzip: ~3x faster gzip inflate for layer spills, fed by dd iflag=direct (used when present)
   attr libcap2-bin  # getfattr/setfattr, setcap/getcap: xattr and capability fidelity checks
   squashfuse        # a second, FUSE-side squashfs reader
   util-linux mount bsdutils  # mount/losetup for kernel loop-mount checks, setpriv, script
+  util-linux-extra  # fincore: page-cache residency checks of O_DIRECT reads
   time hyperfine    # benchmarks
   python3 make g++  # native build of zstd-napi
 )

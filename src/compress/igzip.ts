@@ -17,7 +17,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsc, fstatSync, openSync, readSync, closeSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { feedFile, type DirectSource } from './direct-feed.js';
 
 /** Layers smaller than this (compressed) are not worth a process spawn (~5 ms). */
 export const IGZIP_MIN_BYTES = 1 << 20;
@@ -29,12 +28,17 @@ const TRAILER_SEARCH = 64 << 10;
 export interface IgzipTools {
   igzip: string;
   prlimit: string;
+  /** GNU dd, for reading blobs with O_DIRECT (null: igzip reads them by path). */
+  dd: string | null;
 }
+
+/** dd's block size for O_DIRECT reads: a multiple of every logical block size, large enough to keep the device busy. */
+export const DIRECT_READ_BYTES = 1 << 20;
 
 let found: IgzipTools | null | undefined;
 
 /** First executable called `name` on PATH. */
-function onPath(name: string): string | null {
+export function onPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const p = join(dir, name);
@@ -53,7 +57,7 @@ export function igzipTools(): IgzipTools | null {
   if (found !== undefined) return found;
   const igzip = process.env.OCI2FS_IGZIP === '0' ? null : onPath('igzip');
   const prlimit = igzip ? onPath('prlimit') : null;
-  found = igzip && prlimit ? { igzip, prlimit } : null;
+  found = igzip && prlimit ? { igzip, prlimit, dd: onPath('dd') } : null;
   return found;
 }
 
@@ -67,41 +71,39 @@ export type IgzipOutcome =
 
 /**
  * Runs `igzip -d -c src` with its stdout on `outFd` (a new, empty file),
- * writing at most `maxOutput` bytes. With `direct`, igzip reads `src` from
- * its stdin, which we feed with O_DIRECT reads (see direct-feed.ts); a feed
- * that fails makes the outcome a retry.
+ * writing at most `maxOutput` bytes. With `direct` (and dd installed), igzip
+ * reads `src` from a pipe that `dd iflag=direct` fills (see directReadable):
+ * the blob bypasses the page cache, and no thread of ours has to keep the
+ * pipe full. A failed dd makes the outcome a retry.
  */
-export async function igzipToFd(tools: IgzipTools, src: string, outFd: number, maxOutput: number, direct?: DirectSource | null): Promise<IgzipOutcome> {
+export async function igzipToFd(tools: IgzipTools, src: string, outFd: number, maxOutput: number, direct = false): Promise<IgzipOutcome> {
   const limit = Number.isFinite(maxOutput) ? String(Math.max(1, Math.floor(maxOutput))) : 'unlimited';
-  const args = [`--fsize=${limit}`, tools.igzip, '-d', '-c', '-q', ...(direct ? [] : [src])];
-  const child = spawn(tools.prlimit, args, { stdio: [direct ? 'pipe' : 'ignore', outFd, 'pipe'] });
-  let fed: Promise<unknown> = Promise.resolve();
-  if (direct && child.stdin) {
-    child.stdin.on('error', () => undefined); // EPIPE when igzip stops early: seen by the feed's writes
-    fed = feedFile(direct, child.stdin).then(
-      () => null,
-      (e: unknown) => e,
-    );
-  }
-  const outcome = await childOutcome(tools, child);
-  const feedError = await fed;
-  if (outcome.kind === 'ok' && feedError) return { kind: 'retry', reason: `cannot feed ${src} to igzip: ${(feedError as Error).message}` };
+  const args = [`--fsize=${limit}`, tools.igzip, '-d', '-c', '-q'];
+  if (!direct || !tools.dd) return childOutcome(tools.igzip, spawn(tools.prlimit, [...args, src], { stdio: ['ignore', outFd, 'pipe'] }));
+  const reader = spawn(tools.dd, [`if=${src}`, `bs=${DIRECT_READ_BYTES}`, 'iflag=direct', 'status=none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const readerDone = childOutcome(tools.dd, reader);
+  const child = spawn(tools.prlimit, args, { stdio: [reader.stdout, outFd, 'pipe'] });
+  // igzip holds the pipe's read end now; with ours closed, dd gets EPIPE if igzip stops early
+  reader.stdout.destroy();
+  const outcome = await childOutcome(tools.igzip, child);
+  const read = await readerDone;
+  if (outcome.kind === 'ok' && read.kind !== 'ok') return { kind: 'retry', reason: `reading ${src} with dd failed: ${read.kind === 'retry' ? read.reason : read.kind}` };
   return outcome;
 }
 
-/** How an igzip run ended (see IgzipOutcome). */
-function childOutcome(tools: IgzipTools, child: ChildProcess): Promise<IgzipOutcome> {
+/** How a run of `program` (igzip, or dd feeding it) ended (see IgzipOutcome). */
+function childOutcome(program: string, child: ChildProcess): Promise<IgzipOutcome> {
   return new Promise((resolve) => {
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (s: string) => {
       if (stderr.length < 1000) stderr += s;
     });
-    child.on('error', (e) => resolve({ kind: 'retry', reason: `cannot run ${tools.igzip}: ${e.message}` }));
+    child.on('error', (e) => resolve({ kind: 'retry', reason: `cannot run ${program}: ${e.message}` }));
     child.on('close', (code, signal) => {
       if (signal === 'SIGXFSZ') resolve({ kind: 'limit' });
       else if (code === 0) resolve({ kind: 'ok' });
-      else resolve({ kind: 'retry', reason: `igzip ${signal ? `killed by ${signal}` : `exit ${code}`}: ${stderr.trim()}` });
+      else resolve({ kind: 'retry', reason: `${program} ${signal ? `killed by ${signal}` : `exit ${code}`}: ${stderr.trim()}` });
     });
   });
 }

@@ -15,7 +15,8 @@ import { DETECT_BYTES, detectCompression, type Compression } from './detect.js';
 import { decoderStages, type DecompressOptions } from './decompress.js';
 import { RatioGuard } from './guard.js';
 import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
-import { openDirectSource } from './direct-feed.js';
+import { directReadable } from '../util/direct-io.js';
+import { opensslTool, sha256ByProcess } from './sha256-process.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
 import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
@@ -39,10 +40,15 @@ export interface DecompressToFileOptions extends DecompressOptions {
   /** Smallest compressed size handed to igzip (default IGZIP_MIN_BYTES). */
   igzipMinBytes?: number;
   /**
-   * Read the blob with O_DIRECT when igzip decodes it (see direct-feed.ts):
-   * for a blob not expected in the page cache. Default false.
+   * Read the blob with O_DIRECT when igzip decodes it (see igzipToFd): for a
+   * blob not expected in the page cache. Default false.
    */
   directRead?: boolean;
+  /**
+   * Hash igzip's output with openssl (sha256-process.ts) instead of on this
+   * thread: for spills run from the main thread. Default false.
+   */
+  hashByProcess?: boolean;
 }
 
 export interface DecompressToFileResult {
@@ -144,14 +150,13 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
   const limit = guard.outputLimit(inputSize);
   const out = await createTemp(tmp, opts.label);
   let result: Decoded | null = null;
-  // any trouble opening it for O_DIRECT: igzip reads it by path, and says what is wrong
-  const direct = opts.directRead ? await openDirectSource(srcPath).catch(() => null) : null;
+  const direct = opts.directRead === true && (await directReadable(srcPath));
   try {
-    const outcome = await igzipToFd(tools, srcPath, out.fd, limit, direct).finally(() => direct?.release());
+    const outcome = await igzipToFd(tools, srcPath, out.fd, limit, direct);
     // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
     if (outcome.kind === 'limit') guard.addOutput(limit + 1);
     if (outcome.kind === 'ok') {
-      const r = hashFd(out.fd);
+      const r = await hashOutput(out, tmp, opts);
       if (endsWithTrailerFor(srcPath, r.size)) {
         if (opts.unsyncedMarker === undefined) await out.sync();
         result = r;
@@ -165,6 +170,32 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
     if (!result) await unlink(tmp).catch(() => {});
   }
   return result;
+}
+
+/** sha256 and size of igzip's output: by openssl when asked for and it works, else on this thread. */
+async function hashOutput(out: FileHandle, path: string, opts: DecompressToFileOptions): Promise<Decoded> {
+  const openssl = opts.hashByProcess ? opensslTool() : null;
+  if (openssl) {
+    const size = (await out.stat()).size; // igzip has exited: the file no longer changes
+    const hex = await sha256ByProcess(openssl, path).catch(() => null);
+    if (hex) return { hex, size };
+  }
+  return hashFd(out.fd);
+}
+
+/**
+ * Whether decompressToFile with `hashByProcess` spills `srcPath` entirely in
+ * other processes (igzip decodes, openssl hashes), so the calling thread
+ * only feeds and waits: a gzip blob of at least `igzipMinBytes`, with both
+ * tools installed. (A retry after igzip's verdict still decodes with zlib.)
+ */
+export async function spillsInProcesses(srcPath: string, igzipMinBytes = IGZIP_MIN_BYTES): Promise<boolean> {
+  if (!igzipTools() || !opensslTool()) return false;
+  try {
+    return (await stat(srcPath)).size >= igzipMinBytes && (await detectFile(srcPath)) === 'gzip';
+  } catch {
+    return false; // decompressToFile reports it
+  }
 }
 
 /** sha256 and size of a file's bytes, read through one reused buffer. */

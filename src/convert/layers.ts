@@ -7,7 +7,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { decompressToFile, type DecompressToFileOptions } from '../compress/to-file.js';
+import { decompressToFile, spillsInProcesses, type DecompressToFileOptions } from '../compress/to-file.js';
 import type { SpillTask } from '../compress/spill-worker.js';
 import { forEachLimited } from '../util/pool.js';
 import { WorkerPool } from '../util/worker-pool.js';
@@ -48,7 +48,8 @@ export const SPILL_WORKER_MIN_BYTES = 16 << 20;
  * 121–468 MB layers, 2 cores). Two per core let the kernel share the cores
  * among them until the end: first tar conversion 6.0 s → 5.5 s (mean of
  * four interleaved runs each; 3, 4 and 5 at once within noise of each
- * other). Each job is one worker thread and one igzip process.
+ * other). A job is igzip, dd and openssl processes (spillsInProcesses), or
+ * a worker thread (with igzip where it applies).
  */
 export const SPILL_JOBS_PER_CORE = 2;
 
@@ -100,6 +101,18 @@ export function entryIndexPath(storeRoot: string, diffId: string): string {
   return `${diffPath(storeRoot, diffId)}.entries`;
 }
 
+export interface SpillOptions {
+  events?: ProgressListener;
+  /** Layers spilled at once (default SPILL_JOBS_PER_CORE per core). */
+  jobs?: number;
+  /**
+   * Spill gzip layers in other processes where igzip and openssl are
+   * installed (igzip decodes, openssl hashes: no worker thread to start).
+   * Default true; false puts every layer on worker threads.
+   */
+  processes?: boolean;
+}
+
 /**
  * Ensures an uncompressed, verified tar exists for each layer; returns the
  * paths in layer order. A layer stored uncompressed is used in place.
@@ -109,7 +122,7 @@ export function entryIndexPath(storeRoot: string, diffId: string): string {
 export async function spillLayers(
   storeRoot: string,
   layers: SpillInput[],
-  opts: { events?: ProgressListener; jobs?: number } = {},
+  opts: SpillOptions = {},
 ): Promise<string[]> {
   const plan = await startSpill(storeRoot, layers, opts);
   await plan.done;
@@ -124,12 +137,12 @@ export async function spillLayers(
 export async function startSpill(
   storeRoot: string,
   layers: SpillInput[],
-  opts: { events?: ProgressListener; jobs?: number } = {},
+  opts: SpillOptions = {},
 ): Promise<SpillPlan> {
   await mkdir(join(storeRoot, 'diffs', 'sha256'), { recursive: true });
   const paths: string[] = new Array(layers.length);
   const ready: Promise<void>[] = new Array(layers.length).fill(Promise.resolve());
-  const todo: { i: number; dest: string; bytes: number; settle: Deferred }[] = [];
+  const todo: { i: number; dest: string; bytes: number; inProcesses: boolean; settle: Deferred }[] = [];
   const present: { path: string; size: number }[] = [];
   const indexes = layers.map((l) => ({ path: entryIndexPath(storeRoot, l.diffId), sha256: l.diffId.slice('sha256:'.length) }));
   const have = (path: string, size: number): void => {
@@ -159,25 +172,31 @@ export async function startSpill(
     const blob = await stat(l.blobPath).catch(() => undefined);
     const settle = deferred();
     ready[i] = settle.promise;
-    todo.push({ i, dest, bytes: blob?.size ?? 0, settle });
+    todo.push({ i, dest, bytes: blob?.size ?? 0, inProcesses: opts.processes !== false && (await spillsInProcesses(l.blobPath)), settle });
   }
   if (todo.length === 0) return { paths, ready, done: Promise.resolve(), present, indexes };
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism() * SPILL_JOBS_PER_CORE, todo.length));
-  const total = todo.reduce((a, t) => a + t.bytes, 0);
-  const spiller = jobs > 1 && total >= SPILL_WORKER_MIN_BYTES ? workerSpiller(jobs) : inlineSpiller();
+  // Workers only for the layers that need a thread of ours (not those igzip decodes and openssl hashes).
+  const threadedTodo = todo.filter((t) => !t.inProcesses);
+  const threads = Math.min(jobs, threadedTodo.length);
+  const threadedBytes = threadedTodo.reduce((a, t) => a + t.bytes, 0);
+  let workers: Spiller | undefined;
+  const threaded = (): Spiller => (workers ??= threads > 1 && threadedBytes >= SPILL_WORKER_MIN_BYTES ? workerSpiller(threads) : inlineSpiller());
   const run = async (): Promise<void> => {
     try {
-      await forEachLimited(todo, jobs, async ({ i, dest, settle }) => {
+      await forEachLimited(todo, jobs, async ({ i, dest, inProcesses, settle }) => {
         const l = layers[i];
         // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
         const me = bootIdentity();
+        const spillOpts: DecompressToFileOptions = {
+          label: `layer ${i} (${l.digest})`,
+          expectedDiffId: l.diffId,
+          directRead: !l.justWritten,
+          ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
+        };
         try {
-          await spiller.spill(l.blobPath, dest, {
-            label: `layer ${i} (${l.digest})`,
-            expectedDiffId: l.diffId,
-            directRead: !l.justWritten,
-            ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
-          });
+          if (inProcesses) await decompressToFile(l.blobPath, dest, { ...spillOpts, hashByProcess: true });
+          else await threaded().spill(l.blobPath, dest, spillOpts);
           settle.resolve();
         } catch (e) {
           settle.reject(e);
@@ -188,7 +207,7 @@ export async function startSpill(
       for (const t of todo) t.settle.reject(e); // the ones never started
       throw e;
     } finally {
-      await spiller.close();
+      await workers?.close();
     }
   };
   return { paths, ready, done: handled(run()), present, indexes };

@@ -1,6 +1,7 @@
 /**
  * O_DIRECT helpers for files we move through once: image files written and
- * not read back by us, and layer blobs read once to decompress them. Through
+ * not read back by us, and layer blobs read once to decompress them (by
+ * `dd iflag=direct`, see compress/igzip.ts). Through
  * the page cache each costs a page allocation per 4 KiB (on the 2-core VM of
  * the benchmarks, 5-7 s of system time per 1.5 GB written) and evicts the
  * cached layers the next conversion needs. O_DIRECT (open(2)) moves whole
@@ -8,6 +9,7 @@
  * length and memory address aligned to the device's logical block size.
  */
 import { constants as fsc } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 /** Alignment of O_DIRECT transfers (the logical block size is 512 or 4096; 4096 covers both). */
 export const DIRECT_ALIGN = 4096;
@@ -40,4 +42,19 @@ export function alignedBuffer(size: number): Buffer | null {
 /** Whether `e` says the file system refuses O_DIRECT (EINVAL: FUSE, some network file systems). */
 export function directUnsupported(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'EINVAL';
+}
+
+/**
+ * Whether `path` can be opened for O_DIRECT reads (false where the platform
+ * or file system refuses, or the file cannot be opened at all: the caller
+ * then reads it the ordinary way and reports what is wrong).
+ */
+export async function directReadable(path: string): Promise<boolean> {
+  if (!O_DIRECT) return false;
+  try {
+    await (await open(path, fsc.O_RDONLY | O_DIRECT)).close();
+    return true;
+  } catch {
+    return false;
+  }
 }
