@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readSync } from 'node:fs';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Oci2fsError, ErrorCode, isOci2fsError } from '../errors.js';
 import { DETECT_BYTES, detectCompression, type Compression } from './detect.js';
@@ -49,6 +49,21 @@ export interface DecompressToFileOptions extends DecompressOptions {
    * thread: for spills run from the main thread. Default false.
    */
   hashByProcess?: boolean;
+  /** The temp name to decode into (default: destPath plus ".tmp-<random>"). */
+  tmpPath?: string;
+  /**
+   * Called once igzip has written the whole tar to the temp file and its
+   * verdict holds (see igzip.ts), before the diffID hash: a reader may use
+   * the temp file from then on, but nothing derived from it may be published
+   * before decompressToFile resolved (it deletes the file if the check fails).
+   */
+  onDecoded?: () => void;
+  /**
+   * Publish with link(2) instead of rename(2), leaving the temp name for the
+   * caller to delete: readers that took the temp path from onDecoded keep a
+   * valid name. Default false.
+   */
+  keepTemp?: boolean;
 }
 
 export interface DecompressToFileResult {
@@ -76,7 +91,7 @@ export async function decompressToFile(
   destPath: string,
   opts: DecompressToFileOptions,
 ): Promise<DecompressToFileResult> {
-  const tmp = `${destPath}.tmp-${randomBytes(8).toString('hex')}`;
+  const tmp = opts.tmpPath ?? `${destPath}.tmp-${randomBytes(8).toString('hex')}`;
   let compression: Compression;
   try {
     compression = await detectFile(srcPath);
@@ -103,9 +118,11 @@ export async function decompressToFile(
       }
     }
     try {
-      await rename(tmp, destPath);
+      if (!opts.keepTemp) await rename(tmp, destPath);
+      // EEXIST: another process published the same verified diff first
+      else await link(tmp, destPath).catch((e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? undefined : Promise.reject(e)));
     } catch (e) {
-      throw ioError(opts.label, `cannot rename ${tmp} to ${destPath}`, e);
+      throw ioError(opts.label, `cannot ${opts.keepTemp ? 'link' : 'rename'} ${tmp} to ${destPath}`, e);
     }
     done = true;
     await syncDir(dirname(destPath));
@@ -155,12 +172,10 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
     const outcome = await igzipToFd(tools, srcPath, out.fd, limit, direct);
     // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
     if (outcome.kind === 'limit') guard.addOutput(limit + 1);
-    if (outcome.kind === 'ok') {
-      const r = await hashOutput(out, tmp, opts);
-      if (endsWithTrailerFor(srcPath, r.size)) {
-        if (opts.unsyncedMarker === undefined) await out.sync();
-        result = r;
-      }
+    if (outcome.kind === 'ok' && endsWithTrailerFor(srcPath, (await out.stat()).size)) {
+      opts.onDecoded?.();
+      result = await hashOutput(out, tmp, opts);
+      if (opts.unsyncedMarker === undefined) await out.sync();
     }
   } catch (e) {
     if (isOci2fsError(e)) throw e;

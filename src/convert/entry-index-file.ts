@@ -25,8 +25,18 @@ export interface EntryIndexRef {
   sha256: string;
 }
 
+/**
+ * Holds an index write back until the tar it describes has been verified
+ * (a tar read before its diffID check, see SpillPlan.ready): `track` gets
+ * the pending write so the caller can wait for it.
+ */
+export interface IndexGate {
+  verified: Promise<void>;
+  track(write: Promise<void>): void;
+}
+
 /** The entries of the tar at `tarPath`: from its index when intact, else read from the tar (and indexed). */
-export async function* layerEntries(tarPath: string, index: EntryIndexRef | undefined, opts: TarReadOptions): AsyncGenerator<TarEntry> {
+export async function* layerEntries(tarPath: string, index: EntryIndexRef | undefined, opts: TarReadOptions, gate?: IndexGate): AsyncGenerator<TarEntry> {
   const usable = index !== undefined && opts.limits === undefined;
   const size = usable ? (await stat(tarPath).catch(() => undefined))?.size : undefined;
   if (usable && size !== undefined) {
@@ -43,7 +53,10 @@ export async function* layerEntries(tarPath: string, index: EntryIndexRef | unde
     seen?.push(e);
     yield e;
   }
-  if (seen && index && size !== undefined) await writeIndex(index.path, encodeEntryIndex(seen, { sha256: index.sha256, size }));
+  if (!seen || !index || size === undefined) return;
+  const write = (): Promise<void> => writeIndex(index.path, encodeEntryIndex(seen, { sha256: index.sha256, size }));
+  if (!gate) await write();
+  else gate.track(gate.verified.then(write, () => undefined)); // a tar that failed its check is not indexed
 }
 
 async function writeIndex(path: string, bytes: Buffer): Promise<void> {

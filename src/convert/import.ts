@@ -124,9 +124,17 @@ async function writeAtomically(out: string, write: (tmp: string) => Promise<Reco
 /**
  * Builds the tree of an image and hands it to `use` (the writer). Spilled
  * layer tars from earlier runs are read ahead meanwhile (read-ahead.ts),
- * until `use` is done.
+ * until `use` is done. Layers spilled by igzip are read before their diffID
+ * check is done (see SpillPlan.ready): `use` gets `verified`, and must await
+ * it before it publishes anything (renames its output into place, commits
+ * an artifact). A failed check is the error, whatever else failed after it.
  */
-async function withImageTree<T>(opts: ImportOptions, ref: ImageReference, img: ResolvedImage, use: (t: TreeResult) => Promise<T>): Promise<T> {
+async function withImageTree<T>(
+  opts: ImportOptions,
+  ref: ImageReference,
+  img: ResolvedImage,
+  use: (t: TreeResult, verified: Promise<void>) => Promise<T>,
+): Promise<T> {
   const { startSpill, treeFromLayers, startReadAhead } = await builder();
   const pulled = new Set<string>(); // blobs downloaded by this run: in the page cache (see SpillInput.justWritten)
   const events: ProgressListener = (e) => {
@@ -150,26 +158,27 @@ async function withImageTree<T>(opts: ImportOptions, ref: ImageReference, img: R
     { events: opts.events },
   );
   const ahead = startReadAhead(spill.present);
+  let pending: Promise<unknown>[] = [];
   try {
-    let tree: TreeResult;
-    try {
-      tree = await treeFromLayers(
-        spill.paths.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path, ready: spill.ready[i], index: spill.indexes[i] })),
-        {
-          provenance: opts.provenance ? provenanceOf(ref, img) : false,
-          enroot: opts.enroot ? enrootConfig(img) : undefined,
-          add: opts.add,
-          sourceDateEpoch: opts.sourceDateEpoch,
-        },
-        { lenient: opts.lenient, events: opts.events },
-      );
-    } catch (e) {
-      await spill.done.catch(() => undefined); // no spill left running behind an error
-      throw e;
-    }
-    await spill.done;
-    return await use(tree);
+    const tree = await treeFromLayers(
+      spill.paths.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path, ready: spill.ready[i], index: spill.indexes[i] })),
+      {
+        provenance: opts.provenance ? provenanceOf(ref, img) : false,
+        enroot: opts.enroot ? enrootConfig(img) : undefined,
+        add: opts.add,
+        sourceDateEpoch: opts.sourceDateEpoch,
+      },
+      { lenient: opts.lenient, events: opts.events, verified: spill.done },
+    );
+    pending = tree.pending ?? [];
+    return await use(tree, spill.done);
+  } catch (e) {
+    await spill.done; // a failed spill is the error to report (it throws here)
+    throw e;
   } finally {
+    await spill.done.catch(() => undefined); // no spill left running behind an error
+    await Promise.all(pending);
+    await spill.release();
     await ahead.stop();
   }
 }
@@ -215,8 +224,12 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
 
   if (!opts.cache || !isCacheable(opts.format)) {
     const { writeFormat } = await builder();
-    return withImageTree(opts, ref, img, async (t) => {
-      const facts = await writeAtomically(output, (tmp) => writeFormat(t.tree, opts.format, tmp, writer));
+    return withImageTree(opts, ref, img, async (t, verified) => {
+      const facts = await writeAtomically(output, async (tmp) => {
+        const written = await writeFormat(t.tree, opts.format, tmp, writer);
+        await verified;
+        return written;
+      });
       return { ...base, cached: false, facts, warnings: t.warnings };
     });
   }
@@ -257,7 +270,7 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
       hit = again !== undefined;
       if (again) return again;
       const { writeFormat } = await builder();
-      return withImageTree(opts, ref, img, (t) => {
+      return withImageTree(opts, ref, img, (t, verified) => {
         warnings = t.warnings;
         return cache.commit(
           {
@@ -271,6 +284,7 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
           },
           async (tmp) => {
             const facts = await writeFormat(t.tree, opts.format, tmp, writer, mirror);
+            await verified; // before the commit makes it an artifact
             mirrored = mirror !== undefined;
             return facts;
           },

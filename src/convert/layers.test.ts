@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -77,12 +77,36 @@ test('startSpill: every layer says when it is ready; a failure rejects the faile
   try {
     // one job, layer order: layer 1 fails, so layers 2 and 3 never start
     f.layers[1] = { ...f.layers[1], diffId: sha(Buffer.from('something else')) };
-    const plan = await startSpill(f.root, f.layers, { jobs: 1 });
+    const plan = await startSpill(f.root, f.layers, { jobs: 1, processes: false });
     const settled = await Promise.allSettled(plan.ready);
     assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'rejected', 'rejected']);
     for (const s of settled.slice(1)) assert.ok(s.status === 'rejected' && isOci2fsError(s.reason, 'E_DIGEST_MISMATCH'));
     await assert.rejects(plan.done, (e) => isOci2fsError(e, 'E_DIGEST_MISMATCH'));
     assert.ok(readFileSync(plan.paths[0]).equals(f.plain[0]), 'layer 0 was spilled before the failure');
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
+
+test('startSpill in processes: a layer is readable once igzip wrote it, checked later; a failed check publishes nothing', { skip: inProcesses }, async () => {
+  const f = fixture(4, 1 << 20);
+  try {
+    f.layers[1] = { ...f.layers[1], diffId: sha(Buffer.from('something else')) };
+    const plan = await startSpill(f.root, f.layers, { jobs: 1 });
+    const settled = await Promise.allSettled(plan.ready);
+    // layer 1 was readable before its check failed; 2 and 3 never started
+    assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    assert.notEqual(plan.paths[1], plan.finalPaths[1], 'read under a temp name until checked');
+    await assert.rejects(plan.done, (e) => isOci2fsError(e, 'E_DIGEST_MISMATCH') && /layer 1/.test(e.message));
+    assert.equal(existsSync(plan.paths[1]), false, 'the failed temp file is gone');
+    assert.equal(existsSync(plan.finalPaths[1]), false, 'nothing published under the diff_id');
+    assert.ok(readFileSync(plan.finalPaths[0]).equals(f.plain[0]), 'layer 0 published');
+    assert.ok(readFileSync(plan.paths[0]).equals(f.plain[0]), 'and still readable under its temp name');
+    await plan.release();
+    await plan.release(); // idempotent
+    assert.equal(existsSync(plan.paths[0]), false, 'release removes the temp names');
+    assert.ok(readFileSync(plan.finalPaths[0]).equals(f.plain[0]));
+    assert.deepEqual(readdirSync(join(f.root, 'diffs', 'sha256')).filter((n) => n.includes('.tmp-')), []);
   } finally {
     rmSync(f.root, { recursive: true, force: true });
   }

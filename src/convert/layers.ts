@@ -4,7 +4,8 @@
  * into these tars, so contents are never held in memory and are read once
  * more only by the writer. See docs/tree.md ("content spill").
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { decompressToFile, spillsInProcesses, type DecompressToFileOptions } from '../compress/to-file.js';
@@ -82,14 +83,21 @@ export function diffPath(storeRoot: string, diffId: string): string {
 export interface SpillPlan {
   /** Uncompressed tar per layer, in layer order. */
   paths: string[];
+  /** Per layer: where its tar is once `done` (in the store under its diff_id, or the blob itself). */
+  finalPaths: string[];
   /**
-   * Per layer: settles when its tar is in place and verified (at once for
+   * Per layer: settles when its tar can be read at `paths[i]` (at once for
    * one already there); rejects with the spill's failure. Never left pending:
-   * after a failure, layers that were not spilled reject with it too.
+   * after a failure, layers that were not spilled reject with it too. A
+   * layer spilled in processes is ready as soon as igzip has written it,
+   * before its diffID is checked: nothing derived from it may be published
+   * (renamed into place, committed) before `done` resolved.
    */
   ready: Promise<void>[];
-  /** Settles when every spill ended and the workers are gone; rejects with the first failure. */
+  /** Settles when every spill ended, verified and in place, and the workers are gone; rejects with the first failure. */
   done: Promise<void>;
+  /** Removes the temp names `paths` may point at; call once nothing reads them any more (after `done` settled). */
+  release(): Promise<void>;
   /** The tars that were there before this spill (maybe no longer in the page cache), in layer order. */
   present: { path: string; size: number }[];
   /** Per layer: its tar's entry index file and the sha256 (hex) it indexes (see entry-index-file.ts). */
@@ -125,8 +133,12 @@ export async function spillLayers(
   opts: SpillOptions = {},
 ): Promise<string[]> {
   const plan = await startSpill(storeRoot, layers, opts);
-  await plan.done;
-  return plan.paths;
+  try {
+    await plan.done;
+  } finally {
+    await plan.release();
+  }
+  return plan.finalPaths;
 }
 
 /**
@@ -141,6 +153,11 @@ export async function startSpill(
 ): Promise<SpillPlan> {
   await mkdir(join(storeRoot, 'diffs', 'sha256'), { recursive: true });
   const paths: string[] = new Array(layers.length);
+  const finalPaths: string[] = new Array(layers.length);
+  const kept: string[] = []; // temp names readers use until release()
+  const release = async (): Promise<void> => {
+    await Promise.all(kept.splice(0).map((p) => unlink(p).catch(() => undefined)));
+  };
   const ready: Promise<void>[] = new Array(layers.length).fill(Promise.resolve());
   const todo: { i: number; dest: string; bytes: number; inProcesses: boolean; settle: Deferred }[] = [];
   const present: { path: string; size: number }[] = [];
@@ -152,12 +169,12 @@ export async function startSpill(
     const l = layers[i];
     opts.events?.({ type: 'layer-start', index: i, digest: l.digest });
     if (l.digest === l.diffId) {
-      paths[i] = l.blobPath; // the blob is the uncompressed tar and was verified by its digest
+      paths[i] = finalPaths[i] = l.blobPath; // the blob is the uncompressed tar and was verified by its digest
       have(l.blobPath, (await stat(l.blobPath).catch(() => undefined))?.size ?? 0);
       continue;
     }
     const dest = diffPath(storeRoot, l.diffId);
-    paths[i] = dest;
+    paths[i] = finalPaths[i] = dest;
     const there = await stat(dest).catch(() => undefined);
     if (there?.isFile() && (await usableDiff(dest, l.diffId))) {
       have(dest, there.size);
@@ -167,14 +184,18 @@ export async function startSpill(
     const same = todo.find((t) => t.dest === dest);
     if (same) {
       ready[i] = same.settle.promise;
+      paths[i] = paths[same.i];
       continue;
     }
     const blob = await stat(l.blobPath).catch(() => undefined);
     const settle = deferred();
     ready[i] = settle.promise;
-    todo.push({ i, dest, bytes: blob?.size ?? 0, inProcesses: opts.processes !== false && (await spillsInProcesses(l.blobPath)), settle });
+    const inProcesses = opts.processes !== false && (await spillsInProcesses(l.blobPath));
+    // read under its temp name from the moment igzip is done (see SpillPlan.ready)
+    if (inProcesses) paths[i] = `${dest}.tmp-${randomBytes(8).toString('hex')}`;
+    todo.push({ i, dest, bytes: blob?.size ?? 0, inProcesses, settle });
   }
-  if (todo.length === 0) return { paths, ready, done: Promise.resolve(), present, indexes };
+  if (todo.length === 0) return { paths, finalPaths, ready, done: Promise.resolve(), release, present, indexes };
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism() * SPILL_JOBS_PER_CORE, todo.length));
   // Workers only for the layers that need a thread of ours (not those igzip decodes and openssl hashes).
   const threadedTodo = todo.filter((t) => !t.inProcesses);
@@ -195,8 +216,11 @@ export async function startSpill(
           ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
         };
         try {
-          if (inProcesses) await decompressToFile(l.blobPath, dest, { ...spillOpts, hashByProcess: true });
-          else await threaded().spill(l.blobPath, dest, spillOpts);
+          if (inProcesses) {
+            const tmpPath = paths[i];
+            await decompressToFile(l.blobPath, dest, { ...spillOpts, hashByProcess: true, tmpPath, keepTemp: true, onDecoded: () => settle.resolve() });
+            kept.push(tmpPath);
+          } else await threaded().spill(l.blobPath, dest, spillOpts);
           settle.resolve();
         } catch (e) {
           settle.reject(e);
@@ -210,5 +234,5 @@ export async function startSpill(
       await workers?.close();
     }
   };
-  return { paths, ready, done: handled(run()), present, indexes };
+  return { paths, finalPaths, ready, done: handled(run()), release, present, indexes };
 }

@@ -8,7 +8,7 @@ import { flattenLayers } from '../tree/flatten.js';
 import { scanDirectory } from '../tree/scan.js';
 import type { TarReadOptions } from '../tar/reader.js';
 import type { TarEntry } from '../tar/entry.js';
-import { layerEntries, type EntryIndexRef } from './entry-index-file.js';
+import { layerEntries, type EntryIndexRef, type IndexGate } from './entry-index-file.js';
 import { finalizeTree, type FinalizeOptions } from '../finalize/finalize.js';
 import { parseDumpfile } from '../dumpfile/index.js';
 import type { ProgressListener } from '../events.js';
@@ -16,27 +16,31 @@ import type { ProgressListener } from '../events.js';
 export interface TreeResult {
   tree: ValidatedTree;
   warnings: { code: string; message: string }[];
+  /** Work left behind that the caller should await before it finishes (index writes held back by `verified`). */
+  pending?: Promise<unknown>[];
 }
 
 /** Flattens uncompressed layer tars (in order) and finalizes the result. */
 export async function treeFromLayers(
   tarPaths: { label: string; path: string; ready?: Promise<void>; index?: EntryIndexRef }[],
   finalize: FinalizeOptions,
-  opts: { lenient?: boolean; events?: ProgressListener },
+  opts: { lenient?: boolean; events?: ProgressListener; verified?: Promise<void> },
 ): Promise<TreeResult> {
+  const pending: Promise<unknown>[] = [];
+  const gate = opts.verified ? { verified: opts.verified, track: (p: Promise<void>) => void pending.push(p) } : undefined;
   const layers = tarPaths.map((l) => ({
     label: l.label,
     tarPath: l.path,
-    entries: entriesWhenReady(l.path, l.ready, l.index, { label: l.label, lenient: opts.lenient }),
+    entries: entriesWhenReady(l.path, l.ready, l.index, { label: l.label, lenient: opts.lenient }, gate),
   }));
   const { root, warnings } = await flattenLayers(layers, { lenient: opts.lenient, events: opts.events });
-  return { tree: await finalizeTree(root, finalize), warnings };
+  return { tree: await finalizeTree(root, finalize), warnings, pending };
 }
 
 /** The entries of a layer tar (from its entry index when there is one), read once `ready` (its spill) settled. */
-async function* entriesWhenReady(path: string, ready: Promise<void> | undefined, index: EntryIndexRef | undefined, opts: TarReadOptions): AsyncGenerator<TarEntry> {
+async function* entriesWhenReady(path: string, ready: Promise<void> | undefined, index: EntryIndexRef | undefined, opts: TarReadOptions, gate?: IndexGate): AsyncGenerator<TarEntry> {
   await ready;
-  yield* layerEntries(path, index, opts);
+  yield* layerEntries(path, index, opts, gate);
 }
 
 /** A directory on disk as a tree (`dir:PATH`), under the same root rule as layers. */

@@ -1,0 +1,81 @@
+/**
+ * Layers spilled by igzip are read (flattened, written) before their diffID
+ * check finishes; nothing may be published unless it passes. An image whose
+ * config names a wrong diff_id for a big gzip layer must fail with
+ * E_DIGEST_MISMATCH, for every output and with the cache on or off, leaving
+ * no output, no artifact and no spilled tar behind. openssl is made to answer
+ * late, so the outputs are written before the check fails.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { buildImage } from '../harness/image-builder.js';
+import { spawn } from 'node:child_process';
+import { CLI } from './cli.js';
+import { igzipTools } from '../../src/compress/igzip.js';
+import { opensslTool } from '../../src/compress/sha256-process.js';
+
+let work: string;
+let good: string;
+let bad: string;
+const skip = igzipTools() && opensslTool() ? false : 'igzip, prlimit or openssl is not installed: layers are checked before they are read';
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'oci2fs-early-'));
+  good = join(work, 'good');
+  bad = join(work, 'bad');
+  // 3 MiB of incompressible data: a gzip layer over igzip's 1 MiB threshold
+  const layers = [{ files: { 'big.bin': randomBytes(3 << 20), etc: { type: 'dir' as const }, 'etc/conf': 'a=1\n' } }];
+  const img = await buildImage({ layers }, good);
+  await buildImage({ layers, configExtra: { rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] } } }, bad);
+  assert.notEqual(img.layers[0].diffId, `sha256:${'0'.repeat(64)}`);
+  // an openssl that answers late, so every check ends after the output is written
+  await mkdir(join(work, 'bin'));
+  await writeFile(join(work, 'bin', 'openssl'), `#!/bin/sh\nsleep 1\nexec ${opensslTool()} "$@"\n`, { mode: 0o755 });
+});
+
+/** The CLI (run by this node, not the launcher, which puts node's directory first on PATH) with the slow openssl first on PATH. */
+function slowHash(args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, PATH: `${join(work, 'bin')}:${process.env.PATH ?? ''}` },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+  });
+}
+
+after(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+for (const [ext, cache] of [['tar', false], ['sqsh', true], ['sqsh', false], ['erofs', true]] as const) {
+  test(`wrong diff_id of a layer read before its check: E_DIGEST_MISMATCH, nothing published (${ext}, cache ${cache ? 'on' : 'off'})`, { skip }, async () => {
+    const store = join(work, `store-${ext}-${cache}`);
+    const out = join(work, `out-${ext}-${cache}.${ext}`);
+    const r = await slowHash(['import', '--store', store, ...(cache ? [] : ['--no-cache']), `oci:${bad}`, '-o', out]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /E_DIGEST_MISMATCH/);
+    assert.equal(existsSync(out), false, 'no output');
+    assert.deepEqual((await readdir(work)).filter((n) => n.startsWith(`out-${ext}-${cache}`)), [], 'no temp output beside it');
+    const diffs = join(store, 'diffs', 'sha256');
+    assert.deepEqual((await readdir(diffs)).filter((n) => !n.endsWith('.unsynced')), [], 'no spilled tar, temp or index');
+    const artifacts = join(store, 'artifacts');
+    if (existsSync(artifacts)) {
+      assert.deepEqual((await readdir(artifacts)).filter((n) => n !== 'tmp' && !n.startsWith('.')), [], 'no artifact');
+      if (existsSync(join(artifacts, 'tmp'))) assert.deepEqual(await readdir(join(artifacts, 'tmp')), [], 'no artifact being built left');
+    }
+    // the same content with the right diff_id imports into the same store
+    const ok = await slowHash(['import', '--store', store, ...(cache ? [] : ['--no-cache']), `oci:${good}`, '-o', out]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(existsSync(out));
+    assert.deepEqual((await readdir(diffs)).filter((n) => n.includes('.tmp-')), [], 'temp names released');
+  });
+}
