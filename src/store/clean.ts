@@ -1,8 +1,8 @@
 /**
- * Removing what killed processes leave behind in tmp/ and locks/ (see
- * docs/store.md): unique temp files and lock helper files after an hour,
- * resumable partial downloads only after a week and only when no one is
- * downloading that blob.
+ * Removing what killed processes leave behind in tmp/, locks/ and diffs/
+ * (see docs/store.md): unique temp files and lock helper files after an
+ * hour, spill temp names after a day, resumable partial downloads only
+ * after a week and only when no one is downloading that blob.
  */
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,13 @@ import { join } from 'node:path';
 export const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 /** Partial downloads untouched for this long are given up (a week). */
 export const PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Temp names of layer spills (`diffs/sha256/<hex>.tmp-<random>`) older than
+ * this are leftovers: an import reads its spills under their temp names
+ * until it is done (docs/tree.md), which can take long for a big image, so
+ * they get a day, not an hour.
+ */
+export const DIFF_TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 /** `sha256-<hex>.partial` (see Store.ingestBlob). */
 const PARTIAL_RE = /^sha256-([a-f0-9]{64})\.partial$/;
 
@@ -32,9 +39,18 @@ export async function cleanLeftovers(
   maxAgeMs: number,
   partialMaxAgeMs: number,
   lockBlob: (hex: string, fn: () => Promise<void>) => Promise<void>,
+  diffs?: { dir: string; maxAgeMs: number },
 ): Promise<string[]> {
   const removed: string[] = [];
   const now = Date.now();
+  const diffNames = diffs ? await readdir(diffs.dir).catch(() => [] as string[]) : [];
+  for (const name of diffNames.sort()) {
+    const p = join(diffs!.dir, name);
+    if (name.includes('.tmp-') && (await olderThan(p, diffs!.maxAgeMs, now))) {
+      await unlink(p).catch(() => {});
+      removed.push(p);
+    }
+  }
   for (const name of (await readdir(tmpDir)).sort()) {
     const p = join(tmpDir, name);
     const m = PARTIAL_RE.exec(name);

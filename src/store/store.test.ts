@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isOci2fsError, ErrorCode } from '../errors.js';
@@ -181,6 +181,27 @@ test('cleanTemp removes old leftovers but keeps fresh ones and recent partials',
   const removed = await store.cleanTemp();
   assert.deepEqual(removed.sort(), [files.helper, files.oldTemp].sort());
   assert.deepEqual((await store.cleanTemp(3600_000, 3600_000)).sort(), [files.partial]);
+});
+
+test('cleanTemp removes spill temp names in diffs/ after a day, never a spilled tar', async (t) => {
+  const store = await tempStore(t);
+  const diffs = join(store.root, 'diffs', 'sha256');
+  await mkdir(diffs, { recursive: true });
+  const { utimes } = await import('node:fs/promises');
+  const hex = 'd'.repeat(64);
+  const files = {
+    tar: join(diffs, hex),
+    index: join(diffs, `${hex}.entries`),
+    oldTemp: join(diffs, `${hex}.tmp-0123456789abcdef`),
+    hourOld: join(diffs, `${hex}.tmp-fedcba9876543210`),
+  };
+  for (const p of Object.values(files)) await writeFile(p, 'x');
+  const dayOld = new Date(Date.now() - 25 * 3600_000);
+  for (const p of [files.tar, files.index, files.oldTemp]) await utimes(p, dayOld, dayOld);
+  const hourOld = new Date(Date.now() - 2 * 3600_000);
+  await utimes(files.hourOld, hourOld, hourOld);
+  assert.deepEqual(await store.cleanTemp(), [files.oldTemp], 'a temp name two hours old may still be read by a long import');
+  assert.deepEqual((await readdir(diffs)).sort(), [hex, `${hex}.entries`, `${hex}.tmp-fedcba9876543210`].sort());
 });
 
 test('several processes adding refs at once: index.json keeps every ref and stays valid', async (t) => {

@@ -27,7 +27,7 @@ import {
 } from './index-json.js';
 import { ingestPartial, type BlobOpener } from './ingest.js';
 import { BLOBS_DIR, DIGEST_ALGORITHM, defaultStoreDir, INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION, RESERVED_DIRS, type ReservedDir } from './layout.js';
-import { cleanLeftovers, PARTIAL_MAX_AGE_MS, TEMP_MAX_AGE_MS } from './clean.js';
+import { cleanLeftovers, DIFF_TEMP_MAX_AGE_MS, PARTIAL_MAX_AGE_MS, TEMP_MAX_AGE_MS } from './clean.js';
 import { FileLock, lockFileName, type LockOptions } from './lock.js';
 import { verifyStore, type VerifyReport } from './verify.js';
 
@@ -335,9 +335,14 @@ export class Store {
    * files older than `maxAgeMs`, and partial downloads older than
    * `partialMaxAgeMs` whose blob is not being downloaded. Returns the paths removed.
    */
-  async cleanTemp(maxAgeMs: number = TEMP_MAX_AGE_MS, partialMaxAgeMs: number = PARTIAL_MAX_AGE_MS): Promise<string[]> {
-    return cleanLeftovers(await this.dir('tmp'), await this.dir('locks'), maxAgeMs, partialMaxAgeMs, (hex, fn) =>
-      this.withLock(`blob-${DIGEST_ALGORITHM}-${hex}`, fn, { timeoutMs: 0 }),
+  async cleanTemp(maxAgeMs: number = TEMP_MAX_AGE_MS, partialMaxAgeMs: number = PARTIAL_MAX_AGE_MS, diffTempMaxAgeMs: number = DIFF_TEMP_MAX_AGE_MS): Promise<string[]> {
+    return cleanLeftovers(
+      await this.dir('tmp'),
+      await this.dir('locks'),
+      maxAgeMs,
+      partialMaxAgeMs,
+      (hex, fn) => this.withLock(`blob-${DIGEST_ALGORITHM}-${hex}`, fn, { timeoutMs: 0 }),
+      { dir: join(this.root, 'diffs', DIGEST_ALGORITHM), maxAgeMs: diffTempMaxAgeMs },
     );
   }
 
