@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { ValidatedTree, FileInode } from '../tree/types.js';
-import { walk } from '../tree/types.js';
+import { forEachInode, walk } from '../tree/types.js';
 import { readFile as readInodeContent, closeContentFiles } from '../tree/content.js';
 import type { Format } from './formats.js';
 import type { WriterOptions } from './writer-options.js';
@@ -17,7 +17,7 @@ import type { WriterOptions } from './writer-options.js';
  */
 export function treeTimestamp(tree: ValidatedTree): number {
   let max = 0;
-  walk(tree.root, (_p, inode) => {
+  forEachInode(tree.root, (inode) => {
     if (inode.mtimeSec > max) max = inode.mtimeSec;
   });
   return Math.min(max, 0xffffffff);

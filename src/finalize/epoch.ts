@@ -6,7 +6,7 @@
  *  - with SOURCE_DATE_EPOCH every mtime newer than it is clamped to it
  *    (reproducible-builds.org "clamping" semantics); older mtimes stay exact.
  */
-import { walk } from '../tree/types.js';
+import { forEachInode } from '../tree/types.js';
 import type { DirInode } from '../tree/types.js';
 
 export interface Time {
@@ -17,7 +17,7 @@ export interface Time {
 /** Newest (sec, nsec) mtime in the tree; {0,0} when every mtime is older than the epoch. */
 export function newestMtime(root: DirInode): Time {
   let best: Time = { sec: 0, nsec: 0 };
-  walk(root, (_p, i) => {
+  forEachInode(root, (i) => {
     if (i.mtimeSec > best.sec || (i.mtimeSec === best.sec && i.mtimeNsec > best.nsec)) best = { sec: i.mtimeSec, nsec: i.mtimeNsec };
   });
   return best;
@@ -31,7 +31,7 @@ export function generatedTime(root: DirInode, sourceDateEpoch?: number): Time {
 export function clampMtimes(root: DirInode, epoch: number): number {
   let n = 0;
   const done = new Set<object>();
-  walk(root, (_p, i) => {
+  forEachInode(root, (i) => {
     if (done.has(i)) return;
     done.add(i);
     if (i.mtimeSec > epoch || (i.mtimeSec === epoch && i.mtimeNsec > 0)) {

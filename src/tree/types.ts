@@ -176,6 +176,22 @@ export function walk(root: DirInode, visit: WalkVisitor): void {
 }
 
 /**
+ * Visits the root and every directory entry's inode (a hardlinked inode once
+ * per name), in no defined order: no sorting, no paths. Only for results
+ * that do not depend on order (maxima, counts, sets).
+ */
+export function forEachInode(root: DirInode, visit: (inode: Inode) => void): void {
+  visit(root);
+  const dirs: DirInode[] = [root];
+  for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
+    for (const child of d.children.values()) {
+      visit(child);
+      if (child.kind === 'dir') dirs.push(child);
+    }
+  }
+}
+
+/**
  * Link counts: for non-directories the number of directory entries that
  * refer to the inode; for directories 2 + number of child directories.
  */
