@@ -112,6 +112,25 @@ test('startSpill in processes: a layer is readable once igzip wrote it, checked 
   }
 });
 
+test('startSpill in processes: a layer igzip cannot be trusted with (two gzip members) is decoded by zlib, same paths and release', { skip: inProcesses }, async () => {
+  const f = fixture(1, 1 << 20);
+  try {
+    const a = randomBytes(1 << 20);
+    const b = randomBytes(1 << 20);
+    writeFileSync(f.layers[0].blobPath, Buffer.concat([gzipSync(a, { level: 1 }), gzipSync(b, { level: 1 })]));
+    f.layers[0] = { ...f.layers[0], diffId: sha(Buffer.concat([a, b])) };
+    const plan = await startSpill(f.root, f.layers, { jobs: 1 });
+    await plan.ready[0];
+    await plan.done;
+    assert.ok(readFileSync(plan.paths[0]).equals(Buffer.concat([a, b])), 'readable under its temp name');
+    assert.ok(readFileSync(plan.finalPaths[0]).equals(Buffer.concat([a, b])), 'published under its diff_id');
+    await plan.release();
+    assert.deepEqual(readdirSync(join(f.root, 'diffs', 'sha256')).filter((n) => n.includes('.tmp-')), []);
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
+
 test('startSpill: layers spill in layer order, so layer 0 is ready before the last one', async () => {
   const f = fixture(3, 1 << 20);
   try {
