@@ -2,7 +2,8 @@
  * Decompress a layer blob into an uncompressed tar file on disk while
  * computing its diffID (sha256 of the uncompressed bytes), atomically: the
  * bytes go to a temp file beside the destination, are fsynced, and renamed
- * into place only when complete and (if given) matching the expected diffID.
+ * (or linked, see keepTemp) into place only when complete and (if given)
+ * matching the expected diffID.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readSync } from 'node:fs';
@@ -172,9 +173,10 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
     const outcome = await igzipToFd(tools, srcPath, out.fd, limit, direct);
     // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
     if (outcome.kind === 'limit') guard.addOutput(limit + 1);
-    if (outcome.kind === 'ok' && endsWithTrailerFor(srcPath, (await out.stat()).size)) {
+    const size = outcome.kind === 'ok' ? (await out.stat()).size : 0; // igzip has exited: the file no longer changes
+    if (outcome.kind === 'ok' && endsWithTrailerFor(srcPath, size)) {
       opts.onDecoded?.();
-      result = await hashOutput(out, tmp, opts);
+      result = await hashOutput(out, tmp, size, opts);
       if (opts.unsyncedMarker === undefined) await out.sync();
     }
   } catch (e) {
@@ -188,10 +190,9 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
 }
 
 /** sha256 and size of igzip's output: by openssl when asked for and it works, else on this thread. */
-async function hashOutput(out: FileHandle, path: string, opts: DecompressToFileOptions): Promise<Decoded> {
+async function hashOutput(out: FileHandle, path: string, size: number, opts: DecompressToFileOptions): Promise<Decoded> {
   const openssl = opts.hashByProcess ? opensslTool() : null;
   if (openssl) {
-    const size = (await out.stat()).size; // igzip has exited: the file no longer changes
     const hex = await sha256ByProcess(openssl, path).catch(() => null);
     if (hex) return { hex, size };
   }

@@ -28,7 +28,7 @@ export interface SpillInput {
   /**
    * The blob was written by this process moments ago (pulled in this run):
    * it is in the page cache, maybe dirty, so it is read through it. Other
-   * blobs are read with O_DIRECT (compress/direct-feed.ts).
+   * blobs are read with O_DIRECT (`dd iflag=direct`, see compress/igzip.ts).
    */
   justWritten?: boolean;
 }
@@ -207,7 +207,7 @@ export async function startSpill(
     try {
       await forEachLimited(todo, jobs, async ({ i, dest, inProcesses, settle }) => {
         const l = layers[i];
-        // decompressToFile writes a temp name, checks the sha256 against diffId, then renames.
+        // decompressToFile writes a temp name, checks the sha256 against diffId, then renames (or links, keeping the temp name for readers).
         const me = bootIdentity();
         const spillOpts: DecompressToFileOptions = {
           label: `layer ${i} (${l.digest})`,
