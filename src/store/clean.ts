@@ -29,8 +29,15 @@ async function olderThan(path: string, ageMs: number, now: number): Promise<bool
   }
 }
 
+/** Removes `p` (named `name`) when it is a unique temp name (`.tmp-`) older than `maxAgeMs`; records it in `removed`. */
+async function removeOldTemp(p: string, name: string, maxAgeMs: number, now: number, removed: string[]): Promise<void> {
+  if (!name.includes('.tmp-') || !(await olderThan(p, maxAgeMs, now))) return;
+  await unlink(p).catch(() => {});
+  removed.push(p);
+}
+
 /**
- * Cleans `tmpDir` and `locksDir`; `lockBlob(hex, fn)` runs fn under that
+ * Cleans `tmpDir` and `locksDir` (and spill temp names in `diffs.dir`); `lockBlob(hex, fn)` runs fn under that
  * blob's lock or throws at once if it is held. Returns the paths removed.
  */
 export async function cleanLeftovers(
@@ -43,12 +50,9 @@ export async function cleanLeftovers(
 ): Promise<string[]> {
   const removed: string[] = [];
   const now = Date.now();
-  const diffNames = diffs ? await readdir(diffs.dir).catch(() => [] as string[]) : [];
-  for (const name of diffNames.sort()) {
-    const p = join(diffs!.dir, name);
-    if (name.includes('.tmp-') && (await olderThan(p, diffs!.maxAgeMs, now))) {
-      await unlink(p).catch(() => {});
-      removed.push(p);
+  if (diffs) {
+    for (const name of (await readdir(diffs.dir).catch(() => [] as string[])).sort()) {
+      await removeOldTemp(join(diffs.dir, name), name, diffs.maxAgeMs, now, removed);
     }
   }
   for (const name of (await readdir(tmpDir)).sort()) {
@@ -62,10 +66,7 @@ export async function cleanLeftovers(
       } catch {
         // being downloaded right now: keep it
       }
-    } else if (name.includes('.tmp-') && (await olderThan(p, maxAgeMs, now))) {
-      await unlink(p).catch(() => {});
-      removed.push(p);
-    }
+    } else await removeOldTemp(p, name, maxAgeMs, now, removed);
   }
   for (const name of (await readdir(locksDir)).sort()) {
     // Helpers are NAME.lock.<token> and NAME.lock.stale.<rand>; NAME.lock itself is a lock (stale ones are broken on use).
