@@ -42,15 +42,16 @@ const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
 export const SPILL_WORKER_MIN_BYTES = 16 << 20;
 
 /**
- * Layers spilled at once per core (by default). A spill is a sequential
- * chain (igzip, then the diffID hash) whose length follows its layer's
- * size, and layers differ in size several times over: one job per core left
- * a core idle while the other finished the last big layer (bench image,
- * 121–468 MB layers, 2 cores). Two per core let the kernel share the cores
- * among them until the end: first tar conversion 6.0 s → 5.5 s (mean of
- * four interleaved runs each; 3, 4 and 5 at once within noise of each
- * other). A job is igzip, dd and openssl processes (spillsInProcesses), or
- * a worker thread (with igzip where it applies).
+ * Layers decoded at once per core (by default). A layer's decoding takes
+ * time in proportion to its size, and layers differ in size several times
+ * over: one job per core left a core idle while the other finished the last
+ * big layer (bench image, 121–468 MB layers, 2 cores). Two per core let the
+ * kernel share the cores among them until the end: first tar conversion
+ * 6.0 s → 5.5 s (mean of four interleaved runs each; 3, 4 and 5 at once
+ * within noise of each other). A job is igzip and dd processes
+ * (spillsInProcesses; the layer's openssl hash runs later, outside the
+ * limit: SpillOptions.hashAfterDecode), or a worker thread that decodes and
+ * hashes (with igzip where it applies).
  */
 export const SPILL_JOBS_PER_CORE = 2;
 
@@ -119,6 +120,13 @@ export interface SpillOptions {
    * Default true; false puts every layer on worker threads.
    */
   processes?: boolean;
+  /**
+   * Layers spilled in processes start their diffID hash (openssl) only once
+   * every layer is decoded, at the lowest priority (to-file.ts HASH_NICE):
+   * the hashes then run while the writer waits on the disk, instead of
+   * taking cores from igzip and from flattening the last layer. Default true.
+   */
+  hashAfterDecode?: boolean;
 }
 
 /**
@@ -203,6 +211,10 @@ export async function startSpill(
   const threadedBytes = threadedTodo.reduce((a, t) => a + t.bytes, 0);
   let workers: Spiller | undefined;
   const threaded = (): Spiller => (workers ??= threads > 1 && threadedBytes >= SPILL_WORKER_MIN_BYTES ? workerSpiller(threads) : inlineSpiller());
+  // Hashes wait until every layer is decoded (see SpillOptions.hashAfterDecode); they run outside the job limit.
+  const allDecoded = deferred();
+  const hashAfterDecode = opts.hashAfterDecode ?? true;
+  const checks: Promise<unknown>[] = [];
   const run = async (): Promise<void> => {
     try {
       await forEachLimited(todo, jobs, async ({ i, dest, inProcesses, settle }) => {
@@ -218,19 +230,35 @@ export async function startSpill(
         try {
           if (inProcesses) {
             const tmpPath = paths[i];
-            await decompressToFile(l.blobPath, dest, { ...spillOpts, hashByProcess: true, tmpPath, keepTemp: true, onDecoded: () => settle.resolve() });
             kept.push(tmpPath);
-          } else await threaded().spill(l.blobPath, dest, spillOpts);
-          settle.resolve();
+            const whole = decompressToFile(l.blobPath, dest, {
+              ...spillOpts,
+              hashByProcess: true,
+              tmpPath,
+              keepTemp: true,
+              onDecoded: () => settle.resolve(),
+              ...(hashAfterDecode ? { hashAfter: allDecoded.promise } : {}),
+            }).then(() => settle.resolve()); // a layer igzip could not be trusted with was decoded by zlib, without onDecoded
+            checks.push(whole);
+            // the job's slot is free once igzip is done; the check goes on outside the limit
+            await Promise.race([settle.promise, whole]);
+          } else {
+            await threaded().spill(l.blobPath, dest, spillOpts);
+            settle.resolve();
+          }
         } catch (e) {
           settle.reject(e);
           throw e;
         }
       });
+      allDecoded.resolve();
+      await Promise.all(checks);
     } catch (e) {
       for (const t of todo) t.settle.reject(e); // the ones never started
       throw e;
     } finally {
+      allDecoded.resolve();
+      await Promise.allSettled(checks); // none still running when `done` settles
       await workers?.close();
     }
   };
