@@ -12,7 +12,6 @@
  * `OCI2FS_OPENSSL=0` turns it off.
  */
 import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
 import { onPath } from './igzip.js';
 
 let found: string | null | undefined;
@@ -29,21 +28,10 @@ const DGST_LINE = /^([0-9a-f]{64}) \*/;
 /** Largest output we read from openssl (one line). */
 const MAX_OUTPUT = 64 << 10;
 
-/**
- * sha256 (hex) of the file at `path`, computed by `openssl`; rejects when it
- * fails or says something unexpected. `nice` (0–19) lowers its scheduling
- * priority where the system allows it.
- */
-export function sha256ByProcess(openssl: string, path: string, nice = 0): Promise<string> {
+/** sha256 (hex) of the file at `path`, computed by `openssl`; rejects when it fails or says something unexpected. */
+export function sha256ByProcess(openssl: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(openssl, ['dgst', '-sha256', '-r', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-    if (nice > 0 && child.pid !== undefined) {
-      try {
-        setPriority(child.pid, nice);
-      } catch {
-        // not allowed here: it runs at our priority
-      }
-    }
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8');

@@ -24,15 +24,6 @@ import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 /** Read size when hashing a file igzip wrote (small: see util/stream-buffer.ts). */
 const HASH_READ = STREAM_BUFFER_BYTES;
 
-/**
- * Scheduling priority of a deferred diffID hash (`hashAfter`): nice 19, the
- * lowest, so a core busy with igzip or our own thread is not shared with it.
- * First tar conversion of the bench image, five interleaved rounds: 5.21 s
- * (hash at once, nice 0) → 4.57 s (after decoding, nice 19); 5.08 s at nice
- * 0, when the hashes took the cores from the last layer's flatten.
- */
-export const HASH_NICE = 19;
-
 /** Buffered bytes before the write stream applies backpressure. */
 export const WRITE_CHUNK = 1 << 20;
 
@@ -75,12 +66,11 @@ export interface DecompressToFileOptions extends DecompressOptions {
    */
   keepTemp?: boolean;
   /**
-   * With hashByProcess: start the diffID hash only once this settles (it is
-   * awaited after onDecoded), and run it at the lowest CPU priority
-   * (HASH_NICE), so it takes the cores only where decoding, flattening and
-   * writing leave them idle.
+   * With hashByProcess: runs the diffID hash (once igzip is done, after
+   * onDecoded); a caller uses it to choose when hashes start and how many
+   * run at once (convert/layers.ts). Default: at once.
    */
-  hashAfter?: Promise<unknown>;
+  hashTurn?: <T>(hash: () => Promise<T>) => Promise<T>;
 }
 
 export interface DecompressToFileResult {
@@ -192,8 +182,8 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
     const size = outcome.kind === 'ok' ? (await out.stat()).size : 0; // igzip has exited: the file no longer changes
     if (outcome.kind === 'ok' && endsWithTrailerFor(srcPath, size)) {
       opts.onDecoded?.();
-      await opts.hashAfter?.catch(() => undefined);
-      result = await hashOutput(out, tmp, size, opts);
+      const hash = (): Promise<Decoded> => hashOutput(out, tmp, size, opts);
+      result = await (opts.hashTurn ? opts.hashTurn(hash) : hash());
       if (opts.unsyncedMarker === undefined) await out.sync();
     }
   } catch (e) {
@@ -210,7 +200,7 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
 async function hashOutput(out: FileHandle, path: string, size: number, opts: DecompressToFileOptions): Promise<Decoded> {
   const openssl = opts.hashByProcess ? opensslTool() : null;
   if (openssl) {
-    const hex = await sha256ByProcess(openssl, path, opts.hashAfter ? HASH_NICE : 0).catch(() => null);
+    const hex = await sha256ByProcess(openssl, path).catch(() => null);
     if (hex) return { hex, size };
   }
   return hashFd(out.fd);

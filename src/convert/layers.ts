@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { decompressToFile, spillsInProcesses, type DecompressToFileOptions } from '../compress/to-file.js';
 import type { SpillTask } from '../compress/spill-worker.js';
-import { forEachLimited } from '../util/pool.js';
+import { forEachLimited, limiter } from '../util/pool.js';
 import { WorkerPool } from '../util/worker-pool.js';
 import { deferred, handled, type Deferred } from '../util/deferred.js';
 import { bootIdentity, markerPath, usableDiff } from './unsynced.js';
@@ -122,9 +122,10 @@ export interface SpillOptions {
   processes?: boolean;
   /**
    * Layers spilled in processes start their diffID hash (openssl) only once
-   * every layer is decoded, at the lowest priority (to-file.ts HASH_NICE):
-   * the hashes then run while the writer waits on the disk, instead of
-   * taking cores from igzip and from flattening the last layer. Default true.
+   * every layer is decoded, and at most one fewer at once than there are
+   * cores (at least one): the hashes then run while the writer waits on
+   * the disk, instead of taking the cores from igzip and from flattening
+   * the last layer (the step the writer waits on). Default true.
    */
   hashAfterDecode?: boolean;
 }
@@ -211,9 +212,10 @@ export async function startSpill(
   const threadedBytes = threadedTodo.reduce((a, t) => a + t.bytes, 0);
   let workers: Spiller | undefined;
   const threaded = (): Spiller => (workers ??= threads > 1 && threadedBytes >= SPILL_WORKER_MIN_BYTES ? workerSpiller(threads) : inlineSpiller());
-  // Hashes wait until every layer is decoded (see SpillOptions.hashAfterDecode); they run outside the job limit.
+  // Hashes wait until every layer is decoded, then run a core short of all (SpillOptions.hashAfterDecode), outside the job limit.
   const allDecoded = deferred();
-  const hashAfterDecode = opts.hashAfterDecode ?? true;
+  const hashLimit = limiter(Math.max(1, availableParallelism() - 1));
+  const hashTurn = <T>(hash: () => Promise<T>): Promise<T> => allDecoded.promise.then(() => hashLimit(hash));
   const checks: Promise<unknown>[] = [];
   const run = async (): Promise<void> => {
     try {
@@ -237,7 +239,7 @@ export async function startSpill(
               tmpPath,
               keepTemp: true,
               onDecoded: () => settle.resolve(),
-              ...(hashAfterDecode ? { hashAfter: allDecoded.promise } : {}),
+              ...(opts.hashAfterDecode !== false ? { hashTurn } : {}),
             }).then(() => settle.resolve()); // a layer igzip could not be trusted with was decoded by zlib, without onDecoded
             checks.push(whole);
             // the job's slot is free once igzip is done; the check goes on outside the limit

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { forEachLimited } from './pool.js';
+import { forEachLimited, limiter } from './pool.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -24,4 +24,30 @@ test('forEachLimited: at most `jobs` at once, in order; the first failure is thr
   assert.equal(most, 2);
   assert.deepEqual(started, [1, 2, 3], 'nothing new starts after the failure');
   assert.deepEqual(settled.sort(), [1, 2, 3], 'the running one finished before the throw');
+});
+
+test('limiter: at most `slots` at once, first come first served, a slot freed by a failure too', async () => {
+  const limit = limiter(2);
+  let running = 0;
+  let most = 0;
+  const order: number[] = [];
+  const job = (n: number) => async () => {
+    running++;
+    most = Math.max(most, running);
+    order.push(n);
+    await tick();
+    await tick();
+    running--;
+    if (n === 1) throw new Error('one');
+    return n;
+  };
+  const results = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => limit(job(n))));
+  assert.equal(most, 2);
+  assert.deepEqual(order, [1, 2, 3, 4, 5]);
+  assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value : 'failed')), ['failed', 2, 3, 4, 5]);
+  // after everything settled, two run at once again
+  running = 0;
+  most = 0;
+  await Promise.all([6, 7, 8].map((n) => limit(job(n))));
+  assert.equal(most, 2);
 });

@@ -20,3 +20,28 @@ export async function forEachLimited<T>(items: readonly T[], jobs: number, work:
   await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
   if (failure) throw failure.e;
 }
+
+/** Runs work at most `slots` at a time, in the order it asked; see limiter(). */
+export type Limiter = <T>(work: () => Promise<T>) => Promise<T>;
+
+/**
+ * A limit on concurrent async work shared by callers that start it at
+ * different times (forEachLimited needs all items up front): each call
+ * waits for a free slot, first come first served, and frees it when its
+ * work settles, whether it resolved or threw.
+ */
+export function limiter(slots: number): Limiter {
+  let free = Math.max(1, slots);
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (free > 0) free--;
+    else await new Promise<void>((r) => waiting.push(r));
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next(); // the slot passes straight on
+      else free++;
+    }
+  };
+}
