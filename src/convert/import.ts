@@ -16,11 +16,12 @@ import { dirname, resolve } from 'node:path';
 import type { ImageReference } from '../reference/index.js';
 import { formatReference, enrootUri } from '../reference/index.js';
 import type { Store } from '../store/index.js';
-import { resolveImage, fetchLayers, recordImage, type SourceOptions, type ResolvedImage } from '../source/index.js';
+import { resolveImage, startFetch, recordImage, type SourceOptions, type ResolvedImage } from '../source/index.js';
 import { formatPlatform, sha256DigestOfStream } from '../image/index.js';
 import type { AddSpec, FinalizeOptions } from '../finalize/finalize.js';
 import { ArtifactCache, tempBeside, type Artifact, type DeliveryMethod } from '../cache/artifacts.js';
 import { artifactKey } from '../cache/key.js';
+import { handled } from '../util/deferred.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 import { type Format, isCacheable } from './formats.js';
@@ -136,14 +137,6 @@ async function withImageTree<T>(
   use: (t: TreeResult, verified: Promise<void>) => Promise<T>,
 ): Promise<T> {
   const { startSpill, treeFromLayers, startReadAhead } = await builder();
-  const pulled = new Set<string>(); // blobs downloaded by this run: in the page cache (see SpillInput.justWritten)
-  const events: ProgressListener = (e) => {
-    if (e.type === 'blob-done' && !e.cached) pulled.add(e.digest);
-    opts.events?.(e);
-  };
-  const sourceOpts = { ...opts.source, store: opts.store, events };
-  const blobPaths = await fetchLayers(img, sourceOpts);
-  await recordImage(ref, img, sourceOpts);
   const diffIds = img.config.diffIds;
   if (diffIds.length !== img.layers.length) {
     throw new Oci2fsError(
@@ -151,12 +144,21 @@ async function withImageTree<T>(
       `Image ${formatReference(ref)} has ${img.layers.length} layers but its config lists ${diffIds.length} diff_ids`,
     );
   }
-  // Layer i is flattened as soon as its spill is done, while later layers still decompress.
+  const sourceOpts = { ...opts.source, store: opts.store, events: opts.events };
+  // A layer is decoded as soon as its blob is downloaded (the others still downloading), and
+  // flattened as soon as it is decoded, while later layers still decode.
+  const fetch = await startFetch(img, sourceOpts);
+  const recorded = handled(fetch.done.then(() => recordImage(ref, img, sourceOpts)));
   const spill = await startSpill(
     opts.store.root,
-    img.layers.map((l, i) => ({ blobPath: blobPaths[i], digest: l.digest, diffId: diffIds[i], justWritten: pulled.has(l.digest) })),
+    img.layers.map((l, i) => ({ blobPath: fetch.paths[i], digest: l.digest, diffId: diffIds[i], fetched: fetch.fetched[i], size: l.size })),
     { events: opts.events },
-  );
+  ).catch(async (e: unknown) => {
+    await recorded.catch(() => undefined); // no download left running behind the error
+    throw e;
+  });
+  // every layer fetched and checked, the image named in the store: only then may `use` publish
+  const verified = handled(Promise.all([spill.done, recorded]).then(() => undefined));
   const ahead = startReadAhead(spill.present);
   let pending: Promise<unknown>[] = [];
   try {
@@ -168,15 +170,15 @@ async function withImageTree<T>(
         add: opts.add,
         sourceDateEpoch: opts.sourceDateEpoch,
       },
-      { lenient: opts.lenient, events: opts.events, verified: spill.done },
+      { lenient: opts.lenient, events: opts.events, verified },
     );
     pending = tree.pending ?? [];
-    return await use(tree, spill.done);
+    return await use(tree, verified);
   } catch (e) {
-    await spill.done; // a failed spill is the error to report (it throws here)
+    await verified; // a failed download or spill is the error to report (it throws here)
     throw e;
   } finally {
-    await spill.done.catch(() => undefined); // no spill left running behind an error
+    await verified.catch(() => undefined); // no download or spill left running behind an error
     await Promise.all(pending);
     await spill.release();
     await ahead.stop();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -198,4 +198,49 @@ test('startSpill: blobs pulled by this run are read through the page cache, othe
   assert.ok(pulled.resident >= pulled.blob * 0.9, `pulled blob: ${pulled.resident} of ${pulled.blob} bytes in the page cache after the spill`);
   const older = await spillOnce(false);
   assert.ok(older.resident < older.blob / 4, `older blob: ${older.resident} of ${older.blob} bytes in the page cache after the spill`);
+});
+
+test('startSpill: a layer whose blob is still being fetched waits for it; blobs that arrive first are decoded first', async () => {
+  const f = fixture(3, 1 << 20);
+  try {
+    // the blobs are "downloading": not at their paths until their fetch resolves
+    const arrive = f.layers.map((l) => {
+      renameSync(l.blobPath, `${l.blobPath}.partial`);
+      let resolve!: (pulled: boolean) => void;
+      const fetched = new Promise<boolean>((r) => (resolve = r));
+      return { fetched, land: () => (renameSync(`${l.blobPath}.partial`, l.blobPath), resolve(true)) };
+    });
+    const plan = await startSpill(f.root, f.layers.map((l, i) => ({ ...l, fetched: arrive[i].fetched })), { jobs: 1 });
+    const order: number[] = [];
+    plan.ready.forEach((r, i) => void r.then(() => order.push(i)));
+    arrive[2].land();
+    await plan.ready[2];
+    assert.deepEqual(order, [2], 'layer 2 decoded while 0 and 1 were still on their way');
+    arrive[0].land();
+    arrive[1].land();
+    await plan.done;
+    assert.deepEqual(order, [2, 0, 1]);
+    for (let i = 0; i < 3; i++) assert.ok(readFileSync(plan.finalPaths[i]).equals(f.plain[i]));
+    await plan.release();
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
+
+test('startSpill: a failed fetch rejects its layer and the plan with the fetch error; the others still spill and are released', async () => {
+  const f = fixture(2, 1 << 20);
+  try {
+    const failure = new Error('registry went away');
+    const fetched = Promise.reject(failure);
+    fetched.catch(() => undefined); // as startFetch's are: observed later
+    const plan = await startSpill(f.root, [f.layers[0], { ...f.layers[1], fetched }], { jobs: 2 });
+    const settled = await Promise.allSettled(plan.ready);
+    assert.equal(settled[0].status, 'fulfilled');
+    assert.ok(settled[1].status === 'rejected' && settled[1].reason === failure);
+    await assert.rejects(plan.done, (e) => e === failure);
+    await plan.release();
+    assert.deepEqual(readdirSync(join(f.root, 'diffs', 'sha256')).filter((n) => n.includes('.tmp-')), [], 'no temp name left');
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
 });

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { decompressToFile, spillsInProcesses, type DecompressToFileOptions } from '../compress/to-file.js';
 import type { SpillTask } from '../compress/spill-worker.js';
-import { forEachLimited, limiter } from '../util/pool.js';
+import { limiter } from '../util/pool.js';
 import { WorkerPool } from '../util/worker-pool.js';
 import { deferred, handled, type Deferred } from '../util/deferred.js';
 import { bootIdentity, markerPath, usableDiff } from './unsynced.js';
@@ -31,6 +31,14 @@ export interface SpillInput {
    * blobs are read with O_DIRECT (`dd iflag=direct`, see compress/igzip.ts).
    */
   justWritten?: boolean;
+  /**
+   * The blob is still being downloaded (source startFetch): its spill
+   * waits for it, and takes `justWritten` from it. Layers whose tar is in
+   * the store already do not wait.
+   */
+  fetched?: Promise<boolean>;
+  /** The blob's size from its descriptor (for a blob not there yet). */
+  size?: number;
 }
 
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
@@ -82,7 +90,10 @@ export function diffPath(storeRoot: string, diffId: string): string {
 
 /** A spill under way: where each layer's tar is, when each is ready, and when all work ended. */
 export interface SpillPlan {
-  /** Uncompressed tar per layer, in layer order. */
+  /**
+   * Uncompressed tar per layer, in layer order: a layer spilled by this plan
+   * is read under its temp name (published under finalPaths once checked).
+   */
   paths: string[];
   /** Per layer: where its tar is once `done` (in the store under its diff_id, or the blob itself). */
   finalPaths: string[];
@@ -153,7 +164,9 @@ export async function spillLayers(
 /**
  * Starts spilling (see spillLayers) and returns at once with each layer's
  * readiness, so a consumer can read layer 0 while later layers decompress.
- * Layers start in layer order, so the first ones are ready first.
+ * Layers whose blob is there start in layer order, so the first ones are
+ * ready first; a layer whose blob is still downloading (SpillInput.fetched)
+ * starts when it arrives, and a freed slot goes to the lowest layer waiting.
  */
 export async function startSpill(
   storeRoot: string,
@@ -168,7 +181,16 @@ export async function startSpill(
     await Promise.all(kept.splice(0).map((p) => unlink(p).catch(() => undefined)));
   };
   const ready: Promise<void>[] = new Array(layers.length).fill(Promise.resolve());
-  const todo: { i: number; dest: string; bytes: number; inProcesses: boolean; settle: Deferred }[] = [];
+  /** A layer to spill; `known` once its blob is there (else after `fetched`). */
+  interface Todo {
+    i: number;
+    dest: string;
+    tmp: string;
+    bytes: number;
+    known?: { inProcesses: boolean; justWritten: boolean };
+    settle: Deferred;
+  }
+  const todo: Todo[] = [];
   const present: { path: string; size: number }[] = [];
   const indexes = layers.map((l) => ({ path: entryIndexPath(storeRoot, l.diffId), sha256: l.diffId.slice('sha256:'.length) }));
   const have = (path: string, size: number): void => {
@@ -179,7 +201,8 @@ export async function startSpill(
     opts.events?.({ type: 'layer-start', index: i, digest: l.digest });
     if (l.digest === l.diffId) {
       paths[i] = finalPaths[i] = l.blobPath; // the blob is the uncompressed tar and was verified by its digest
-      have(l.blobPath, (await stat(l.blobPath).catch(() => undefined))?.size ?? 0);
+      if (l.fetched) ready[i] = l.fetched.then(() => undefined);
+      else have(l.blobPath, (await stat(l.blobPath).catch(() => undefined))?.size ?? 0);
       continue;
     }
     const dest = diffPath(storeRoot, l.diffId);
@@ -196,18 +219,23 @@ export async function startSpill(
       paths[i] = paths[same.i];
       continue;
     }
-    const blob = await stat(l.blobPath).catch(() => undefined);
     const settle = deferred();
     ready[i] = settle.promise;
-    const inProcesses = opts.processes !== false && (await spillsInProcesses(l.blobPath));
-    // read under its temp name from the moment igzip is done (see SpillPlan.ready)
-    if (inProcesses) paths[i] = `${dest}.tmp-${randomBytes(8).toString('hex')}`;
-    todo.push({ i, dest, bytes: blob?.size ?? 0, inProcesses, settle });
+    // Read under its temp name from the moment it is decoded (see SpillPlan.ready), published by link(2) once checked.
+    const tmp = `${dest}.tmp-${randomBytes(8).toString('hex')}`;
+    paths[i] = tmp;
+    kept.push(tmp);
+    const known = l.fetched
+      ? undefined
+      : { inProcesses: opts.processes !== false && (await spillsInProcesses(l.blobPath)), justWritten: l.justWritten === true };
+    const bytes = l.fetched ? (l.size ?? 0) : ((await stat(l.blobPath).catch(() => undefined))?.size ?? 0);
+    todo.push({ i, dest, tmp, bytes, settle, ...(known ? { known } : {}) });
   }
   if (todo.length === 0) return { paths, finalPaths, ready, done: Promise.resolve(), release, present, indexes };
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism() * SPILL_JOBS_PER_CORE, todo.length));
-  // Workers only for the layers that need a thread of ours (not those igzip decodes and openssl hashes).
-  const threadedTodo = todo.filter((t) => !t.inProcesses);
+  const slots = limiter(jobs);
+  // Workers only for the layers that may need a thread of ours (not those igzip decodes and openssl hashes).
+  const threadedTodo = todo.filter((t) => t.known?.inProcesses !== true);
   const threads = Math.min(jobs, threadedTodo.length);
   const threadedBytes = threadedTodo.reduce((a, t) => a + t.bytes, 0);
   let workers: Spiller | undefined;
@@ -217,50 +245,72 @@ export async function startSpill(
   const hashLimit = limiter(Math.max(1, availableParallelism() - 1));
   const hashTurn = <T>(hash: () => Promise<T>): Promise<T> => allDecoded.promise.then(() => hashLimit(hash));
   const checks: Promise<unknown>[] = [];
+  let failure: { e: unknown } | undefined;
+  /** Decodes one layer in a job slot; for a layer spilled in processes, the slot is free once igzip is done and its check goes on. */
+  const decode = async ({ i, dest, tmp, settle }: Todo, { inProcesses, justWritten }: NonNullable<Todo['known']>): Promise<void> => {
+    if (failure) throw failure.e; // nothing new starts after a failure
+    const l = layers[i];
+    // decompressToFile writes the temp name, checks the sha256 against diffId, then links it to dest, keeping the temp name for readers.
+    const me = bootIdentity();
+    const spillOpts: DecompressToFileOptions = {
+      label: `layer ${i} (${l.digest})`,
+      expectedDiffId: l.diffId,
+      directRead: !justWritten,
+      tmpPath: tmp,
+      keepTemp: true,
+      ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
+    };
+    if (!inProcesses) {
+      await threaded().spill(l.blobPath, dest, spillOpts);
+      settle.resolve();
+      return;
+    }
+    const whole = decompressToFile(l.blobPath, dest, {
+      ...spillOpts,
+      hashByProcess: true,
+      onDecoded: () => settle.resolve(),
+      ...(opts.hashAfterDecode !== false ? { hashTurn } : {}),
+    }).then(() => settle.resolve()); // a layer igzip could not be trusted with was decoded by zlib, without onDecoded
+    checks.push(whole);
+    await Promise.race([settle.promise, whole]);
+  };
+  // Layers whose blob is there queue for a slot now, in layer order; the others as their download ends.
+  // A freed slot goes to the lowest layer waiting: layers are flattened in order, so the first ones are needed first.
+  const inSlot = (t: Todo, known: NonNullable<Todo['known']>): Promise<void> =>
+    slots(
+      () =>
+        decode(t, known).catch((e: unknown) => {
+          failure ??= { e }; // before the slot passes on, so the next one does not start
+          throw e;
+        }),
+      t.i,
+    );
+  const spillOne = async (t: Todo): Promise<void> => {
+    if (t.known) return inSlot(t, t.known);
+    const justWritten = await layers[t.i].fetched!;
+    const inProcesses = opts.processes !== false && (await spillsInProcesses(layers[t.i].blobPath));
+    return inSlot(t, { inProcesses, justWritten });
+  };
   const run = async (): Promise<void> => {
     try {
-      await forEachLimited(todo, jobs, async ({ i, dest, inProcesses, settle }) => {
-        const l = layers[i];
-        // decompressToFile writes a temp name, checks the sha256 against diffId, then renames (or links, keeping the temp name for readers).
-        const me = bootIdentity();
-        const spillOpts: DecompressToFileOptions = {
-          label: `layer ${i} (${l.digest})`,
-          expectedDiffId: l.diffId,
-          directRead: !l.justWritten,
-          ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
-        };
-        try {
-          if (inProcesses) {
-            const tmpPath = paths[i];
-            kept.push(tmpPath);
-            const whole = decompressToFile(l.blobPath, dest, {
-              ...spillOpts,
-              hashByProcess: true,
-              tmpPath,
-              keepTemp: true,
-              onDecoded: () => settle.resolve(),
-              ...(opts.hashAfterDecode !== false ? { hashTurn } : {}),
-            }).then(() => settle.resolve()); // a layer igzip could not be trusted with was decoded by zlib, without onDecoded
-            checks.push(whole);
-            // the job's slot is free once igzip is done; the check goes on outside the limit
-            await Promise.race([settle.promise, whole]);
-          } else {
-            await threaded().spill(l.blobPath, dest, spillOpts);
-            settle.resolve();
-          }
-        } catch (e) {
-          settle.reject(e);
-          throw e;
-        }
-      });
+      await Promise.all(
+        todo.map((t) =>
+          spillOne(t).catch((e: unknown) => {
+            failure ??= { e };
+            t.settle.reject(e);
+          }),
+        ),
+      );
       allDecoded.resolve();
-      await Promise.all(checks);
+      const results = await Promise.allSettled(checks);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.e;
+      if (failed) throw failed.reason;
     } catch (e) {
       for (const t of todo) t.settle.reject(e); // the ones never started
       throw e;
     } finally {
       allDecoded.resolve();
-      await Promise.allSettled(checks); // none still running when `done` settles
       await workers?.close();
     }
   };

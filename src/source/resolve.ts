@@ -21,6 +21,7 @@ import {
 import { formatReference, type ImageReference } from '../reference/index.js';
 import { ANNOTATION } from '../store/index.js';
 import { forEachLimited } from '../util/pool.js';
+import { deferred, handled, type Deferred } from '../util/deferred.js';
 import { CachedBackend } from './cached-backend.js';
 import { storeRefName } from './names.js';
 import { StoreBackend } from './store-backend.js';
@@ -169,6 +170,32 @@ export async function resolveImage(ref: ImageReference, opts: SourceOptions): Pr
  * layer order. Layers already stored are not fetched again.
  */
 export async function fetchLayers(img: ResolvedImage, opts: SourceOptions): Promise<string[]> {
+  const f = await startFetch(img, opts);
+  await f.done;
+  return f.paths;
+}
+
+/** A fetch of an image's layers under way (see startFetch). */
+export interface LayerFetch {
+  /** Blob path per layer, in layer order (a path exists once its `fetched` resolved). */
+  paths: string[];
+  /**
+   * Per layer: resolves once its blob is in the store, verified: true when
+   * this fetch downloaded it (it is then in the page cache), false when it
+   * was there already. Rejects with the fetch's failure (layers never
+   * downloaded too); never left pending.
+   */
+  fetched: Promise<boolean>[];
+  /** Settles when every download ended; rejects with the first failure. */
+  done: Promise<void>;
+}
+
+/**
+ * Starts making every layer of `img` present in the store (see fetchLayers)
+ * and returns once the missing ones are known, with each layer's own
+ * completion: a caller can decode one layer while others still download.
+ */
+export async function startFetch(img: ResolvedImage, opts: SourceOptions): Promise<LayerFetch> {
   const { store } = opts;
   const unique = new Map<string, Descriptor>();
   for (const l of img.layers) if (!unique.has(l.digest)) unique.set(l.digest, l);
@@ -183,20 +210,35 @@ export async function fetchLayers(img: ResolvedImage, opts: SourceOptions): Prom
       `${missing.length} layer(s) of ${img.canonical} are not in the store ${store.root} (${missing.map((l) => l.digest).join(', ')}); pull without --offline`,
     );
   }
-  if (missing.length > 0) {
-    const backend = await openBackend(img.reference, opts);
-    // Largest first: the last download to finish is a small one, not a big layer started late
-    // (bench image, 6 layers, 4 at once: the 130 MB layer started last; downloads 2.1 s → 1.55-1.76 s).
-    const order = [...missing].sort((a, b) => b.size - a.size);
+  const arrived = new Map<string, Deferred<boolean>>(missing.map((l) => [l.digest, deferred<boolean>()]));
+  const paths = img.layers.map((l) => store.blobPath(l.digest));
+  const fetched = img.layers.map((l) => arrived.get(l.digest)?.promise ?? Promise.resolve(false));
+  if (missing.length === 0) return { paths, fetched, done: Promise.resolve() };
+  const download = async (): Promise<void> => {
     try {
-      await forEachLimited(order, opts.jobs ?? SOURCE_DEFAULT_JOBS, async (l) => {
-        await store.ingestBlob(l, (offset) => backend.openBlob(l, offset), opts.events);
-      });
-    } finally {
-      await backend.close();
+      const backend = await openBackend(img.reference, opts);
+      // Largest first: the last download to finish is a small one, not a big layer started late
+      // (bench image, 6 layers, 4 at once: the 130 MB layer started last; downloads 2.1 s → 1.55-1.76 s).
+      const order = [...missing].sort((a, b) => b.size - a.size);
+      try {
+        await forEachLimited(order, opts.jobs ?? SOURCE_DEFAULT_JOBS, async (l) => {
+          try {
+            const { cached } = await store.ingestBlob(l, (offset) => backend.openBlob(l, offset), opts.events);
+            arrived.get(l.digest)?.resolve(!cached);
+          } catch (e) {
+            arrived.get(l.digest)?.reject(e);
+            throw e;
+          }
+        });
+      } finally {
+        await backend.close();
+      }
+    } catch (e) {
+      for (const d of arrived.values()) d.reject(e); // the ones never downloaded (settled ones stay as they are)
+      throw e;
     }
-  }
-  return img.layers.map((l) => store.blobPath(l.digest));
+  };
+  return { paths, fetched, done: handled(download()) };
 }
 
 /**

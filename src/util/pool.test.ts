@@ -51,3 +51,21 @@ test('limiter: at most `slots` at once, first come first served, a slot freed by
   await Promise.all([6, 7, 8].map((n) => limit(job(n))));
   assert.equal(most, 2);
 });
+
+test('limiter: a freed slot goes to the waiting call with the lowest priority, first come first served among equals', async () => {
+  const limit = limiter(1);
+  const order: string[] = [];
+  let release!: () => void;
+  const first = limit(() => new Promise<void>((r) => (release = r)));
+  const waits = [
+    limit(async () => void order.push('c3'), 3),
+    limit(async () => void order.push('a1'), 1),
+    limit(async () => void order.push('b3'), 3),
+    limit(async () => void order.push('d0')),
+  ];
+  await tick();
+  assert.deepEqual(order, [], 'all wait while the slot is taken');
+  release();
+  await Promise.all([first, ...waits]);
+  assert.deepEqual(order, ['d0', 'a1', 'c3', 'b3']);
+});
