@@ -151,7 +151,7 @@ async function withImageTree<T>(
   const recorded = handled(fetch.done.then(() => recordImage(ref, img, sourceOpts)));
   const spill = await startSpill(
     opts.store.root,
-    img.layers.map((l, i) => ({ blobPath: fetch.paths[i], digest: l.digest, diffId: diffIds[i], fetched: fetch.fetched[i], size: l.size })),
+    img.layers.map((l, i) => ({ blobPath: fetch.paths[i], digest: l.digest, diffId: diffIds[i], fetched: fetch.fetched[i], size: l.size, mediaType: l.mediaType })),
     { events: opts.events },
   ).catch(async (e: unknown) => {
     await recorded.catch(() => undefined); // no download left running behind the error

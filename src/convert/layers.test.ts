@@ -244,3 +244,29 @@ test('startSpill: a failed fetch rejects its layer and the plan with the fetch e
     rmSync(f.root, { recursive: true, force: true });
   }
 });
+
+test('startSpill: a small layer spilled on our thread starts no worker pool when the big ones spill in processes, there or still downloading (regression: four idle spill workers)', { skip: inProcesses }, async () => {
+  const f = fixture(3, 6 << 20); // over SPILL_WORKER_MIN_BYTES together
+  const tiny = fixture(1, 1000);
+  try {
+    const small = { ...tiny.layers[0], blobPath: join(f.root, 'tiny'), size: 0 };
+    writeFileSync(small.blobPath, readFileSync(tiny.layers[0].blobPath));
+    for (const downloading of [false, true]) {
+      rmSync(join(f.root, 'diffs'), { recursive: true, force: true });
+      const stats: string[] = [];
+      const events = (e: { type: string; name?: string }) => void (e.type === 'stat' && stats.push(String(e.name)));
+      const gzipLayer = 'application/vnd.oci.image.layer.v1.tar+gzip';
+      const layers = [...f.layers, small].map((l) =>
+        downloading ? { ...l, fetched: Promise.resolve(true), size: readFileSync(l.blobPath).length, mediaType: gzipLayer } : l,
+      );
+      const plan = await startSpill(f.root, layers, { events });
+      await plan.done;
+      await plan.release();
+      assert.deepEqual(stats, [], `no spill-threads stat (downloading: ${downloading})`);
+      assert.ok(readFileSync(plan.finalPaths[3]).equals(tiny.plain[0]));
+    }
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+    rmSync(tiny.root, { recursive: true, force: true });
+  }
+});

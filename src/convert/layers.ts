@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { decompressToFile, spillsInProcesses, type DecompressToFileOptions } from '../compress/to-file.js';
+import { IGZIP_MIN_BYTES, igzipTools } from '../compress/igzip.js';
+import { opensslTool } from '../compress/sha256-process.js';
 import type { SpillTask } from '../compress/spill-worker.js';
 import { limiter } from '../util/pool.js';
 import { WorkerPool } from '../util/worker-pool.js';
@@ -39,6 +41,16 @@ export interface SpillInput {
   fetched?: Promise<boolean>;
   /** The blob's size from its descriptor (for a blob not there yet). */
   size?: number;
+  /** The blob's media type from its descriptor (for a blob not there yet: a guess at how it will spill). */
+  mediaType?: string;
+}
+
+/**
+ * Whether a blob not there yet will likely spill in processes (decided for
+ * real from its bytes once it is there): only sizes the worker pool.
+ */
+function likelyInProcesses(l: SpillInput, processes: boolean): boolean {
+  return processes && /gzip/.test(l.mediaType ?? '') && (l.size ?? 0) >= IGZIP_MIN_BYTES && igzipTools() !== null && opensslTool() !== null;
 }
 
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
@@ -187,6 +199,8 @@ export async function startSpill(
     dest: string;
     tmp: string;
     bytes: number;
+    /** Counted for the worker pool's size (known, or guessed for a blob not there yet). */
+    threaded: boolean;
     known?: { inProcesses: boolean; justWritten: boolean };
     settle: Deferred;
   }
@@ -229,17 +243,23 @@ export async function startSpill(
       ? undefined
       : { inProcesses: opts.processes !== false && (await spillsInProcesses(l.blobPath)), justWritten: l.justWritten === true };
     const bytes = l.fetched ? (l.size ?? 0) : ((await stat(l.blobPath).catch(() => undefined))?.size ?? 0);
-    todo.push({ i, dest, tmp, bytes, settle, ...(known ? { known } : {}) });
+    const threaded = known ? !known.inProcesses : !likelyInProcesses(l, opts.processes !== false);
+    todo.push({ i, dest, tmp, bytes, threaded, settle, ...(known ? { known } : {}) });
   }
   if (todo.length === 0) return { paths, finalPaths, ready, done: Promise.resolve(), release, present, indexes };
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism() * SPILL_JOBS_PER_CORE, todo.length));
   const slots = limiter(jobs);
   // Workers only for the layers that may need a thread of ours (not those igzip decodes and openssl hashes).
-  const threadedTodo = todo.filter((t) => t.known?.inProcesses !== true);
+  const threadedTodo = todo.filter((t) => t.threaded);
   const threads = Math.min(jobs, threadedTodo.length);
   const threadedBytes = threadedTodo.reduce((a, t) => a + t.bytes, 0);
   let workers: Spiller | undefined;
-  const threaded = (): Spiller => (workers ??= threads > 1 && threadedBytes >= SPILL_WORKER_MIN_BYTES ? workerSpiller(threads) : inlineSpiller());
+  const threaded = (): Spiller => {
+    if (workers) return workers;
+    const pool = threads > 1 && threadedBytes >= SPILL_WORKER_MIN_BYTES;
+    if (pool) opts.events?.({ type: 'stat', name: 'spill-threads', value: threads });
+    return (workers = pool ? workerSpiller(threads) : inlineSpiller());
+  };
   // Hashes wait until every layer is decoded, then run a core short of all (SpillOptions.hashAfterDecode), outside the job limit.
   const allDecoded = deferred();
   const hashLimit = limiter(Math.max(1, availableParallelism() - 1));

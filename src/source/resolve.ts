@@ -180,12 +180,13 @@ export interface LayerFetch {
   /** Blob path per layer, in layer order (a path exists once its `fetched` resolved). */
   paths: string[];
   /**
-   * Per layer: resolves once its blob is in the store, verified: true when
-   * this fetch downloaded it (it is then in the page cache), false when it
-   * was there already. Rejects with the fetch's failure (layers never
-   * downloaded too); never left pending.
+   * Per layer whose blob was not in the store: resolves (true) once this
+   * fetch downloaded it, verified (it is then in the page cache), or false
+   * when another process did meanwhile. Rejects with the fetch's failure
+   * (layers never downloaded too); never left pending. Undefined for a blob
+   * that was there already.
    */
-  fetched: Promise<boolean>[];
+  fetched: (Promise<boolean> | undefined)[];
   /** Settles when every download ended; rejects with the first failure. */
   done: Promise<void>;
 }
@@ -212,7 +213,7 @@ export async function startFetch(img: ResolvedImage, opts: SourceOptions): Promi
   }
   const arrived = new Map<string, Deferred<boolean>>(missing.map((l) => [l.digest, deferred<boolean>()]));
   const paths = img.layers.map((l) => store.blobPath(l.digest));
-  const fetched = img.layers.map((l) => arrived.get(l.digest)?.promise ?? Promise.resolve(false));
+  const fetched = img.layers.map((l) => arrived.get(l.digest)?.promise);
   if (missing.length === 0) return { paths, fetched, done: Promise.resolve() };
   const download = async (): Promise<void> => {
     try {
