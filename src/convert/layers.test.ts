@@ -5,7 +5,8 @@ import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { diffPath, spillLayers, startSpill, SPILL_WORKER_MIN_BYTES, type SpillInput } from './layers.js';
+import { diffPath, spillLayers, startSpill, type SpillInput } from './layers.js';
+import { SPILL_WORKER_MIN_BYTES } from './spillers.js';
 import { isOci2fsError } from '../errors.js';
 import { igzipTools } from '../compress/igzip.js';
 import { opensslTool } from '../compress/sha256-process.js';

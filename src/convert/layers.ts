@@ -9,16 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { decompressToFile, spillsInProcesses, type DecompressToFileOptions } from '../compress/to-file.js';
-import { IGZIP_MIN_BYTES, igzipTools } from '../compress/igzip.js';
-import { opensslTool } from '../compress/sha256-process.js';
-import type { SpillTask } from '../compress/spill-worker.js';
 import { limiter } from '../util/pool.js';
-import { WorkerPool } from '../util/worker-pool.js';
 import { deferred, handled, type Deferred } from '../util/deferred.js';
 import { bootIdentity, markerPath, usableDiff } from './unsynced.js';
+import { lazySpiller, likelyInProcesses } from './spillers.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
-import { srcUrl } from '../util/src-url.js';
 
 export interface SpillInput {
   /** Compressed (or plain) layer blob path in the store. */
@@ -45,21 +41,7 @@ export interface SpillInput {
   mediaType?: string;
 }
 
-/**
- * Whether a blob not there yet will likely spill in processes (decided for
- * real from its bytes once it is there): only sizes the worker pool.
- */
-function likelyInProcesses(l: SpillInput, processes: boolean): boolean {
-  return processes && /gzip/.test(l.mediaType ?? '') && (l.size ?? 0) >= IGZIP_MIN_BYTES && igzipTools() !== null && opensslTool() !== null;
-}
-
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
-
-/**
- * Below this much compressed input in total, layers spill on the calling
- * thread: starting worker threads (~30 ms each) would cost more than it saves.
- */
-export const SPILL_WORKER_MIN_BYTES = 16 << 20;
 
 /**
  * Layers decoded at once per core (by default). A layer's decoding takes
@@ -74,24 +56,6 @@ export const SPILL_WORKER_MIN_BYTES = 16 << 20;
  * hashes (with igzip where it applies).
  */
 export const SPILL_JOBS_PER_CORE = 2;
-
-/** Runs decompressToFile on worker threads, or inline for small work. */
-interface Spiller {
-  spill(srcPath: string, destPath: string, opts: DecompressToFileOptions): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-function inlineSpiller(): Spiller {
-  return { spill: decompressToFile, close: async () => {} };
-}
-
-function workerSpiller(threads: number): Spiller {
-  const pool = new WorkerPool<unknown>(srcUrl('compress/spill-worker.js'), threads, 'layer spill');
-  return {
-    spill: (srcPath, destPath, opts) => pool.run({ srcPath, destPath, opts } satisfies SpillTask),
-    close: () => pool.close(),
-  };
-}
 
 /** Path of the uncompressed tar for a diff_id. */
 export function diffPath(storeRoot: string, diffId: string): string {
@@ -253,13 +217,7 @@ export async function startSpill(
   const threadedTodo = todo.filter((t) => t.threaded);
   const threads = Math.min(jobs, threadedTodo.length);
   const threadedBytes = threadedTodo.reduce((a, t) => a + t.bytes, 0);
-  let workers: Spiller | undefined;
-  const threaded = (): Spiller => {
-    if (workers) return workers;
-    const pool = threads > 1 && threadedBytes >= SPILL_WORKER_MIN_BYTES;
-    if (pool) opts.events?.({ type: 'stat', name: 'spill-threads', value: threads });
-    return (workers = pool ? workerSpiller(threads) : inlineSpiller());
-  };
+  const threaded = lazySpiller(threads, threadedBytes, opts.events);
   // Hashes wait until every layer is decoded, then run a core short of all (SpillOptions.hashAfterDecode), outside the job limit.
   const allDecoded = deferred();
   const hashLimit = limiter(Math.max(1, availableParallelism() - 1));
@@ -281,7 +239,7 @@ export async function startSpill(
       ...(me !== undefined ? { unsyncedMarker: { path: markerPath(dest), content: me } } : {}),
     };
     if (!inProcesses) {
-      await threaded().spill(l.blobPath, dest, spillOpts);
+      await threaded.get().spill(l.blobPath, dest, spillOpts);
       settle.resolve();
       return;
     }
@@ -331,7 +289,7 @@ export async function startSpill(
       throw e;
     } finally {
       allDecoded.resolve();
-      await workers?.close();
+      await threaded.close();
     }
   };
   return { paths, finalPaths, ready, done: handled(run()), release, present, indexes };
