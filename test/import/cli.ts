@@ -32,6 +32,24 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
   });
 }
 
+/**
+ * The bundled CLI run by this node directly (not the launcher, which puts
+ * node's directory first on PATH), with `binDir` first on PATH: for tests
+ * that wrap the tools we run (igzip, openssl) with their own scripts.
+ */
+export function runCliWithToolsFrom(binDir: string, args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolveP, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}` },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolveP({ code: code ?? -1, stderr }));
+  });
+}
+
 /** Runs a tool and returns stdout; throws with its stderr on failure. */
 export function tool(cmd: string, args: string[], input?: Buffer): Promise<Buffer> {
   return new Promise((resolveP, reject) => {

@@ -14,8 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { buildImage } from '../harness/image-builder.js';
-import { spawn } from 'node:child_process';
-import { CLI } from './cli.js';
+import { runCliWithToolsFrom } from './cli.js';
 import { igzipTools } from '../../src/compress/igzip.js';
 import { opensslTool } from '../../src/compress/sha256-process.js';
 
@@ -38,18 +37,9 @@ before(async () => {
   await writeFile(join(work, 'bin', 'openssl'), `#!/bin/sh\nsleep 1\nexec ${opensslTool()} "$@"\n`, { mode: 0o755 });
 });
 
-/** The CLI (run by this node, not the launcher, which puts node's directory first on PATH) with the slow openssl first on PATH. */
+/** The CLI with the slow openssl first on PATH. */
 function slowHash(args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, PATH: `${join(work, 'bin')}:${process.env.PATH ?? ''}` },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
-  });
+  return runCliWithToolsFrom(join(work, 'bin'), args);
 }
 
 after(async () => {

@@ -14,9 +14,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { buildImage } from '../harness/image-builder.js';
-import { CLI } from './cli.js';
+import { runCliWithToolsFrom } from './cli.js';
 import { igzipTools } from '../../src/compress/igzip.js';
 import { opensslTool } from '../../src/compress/sha256-process.js';
 
@@ -65,22 +64,9 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-function run(args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, PATH: `${join(work, 'bin')}:${process.env.PATH ?? ''}` },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
-  });
-}
-
 test('diffID hashes start after every layer is decoded, at most cores - 1 at once', { skip }, async () => {
   const out = join(work, 'out.tar');
-  const r = await run(['import', '--store', join(work, 'store'), '--no-cache', `oci:${image}`, '-o', out]);
+  const r = await runCliWithToolsFrom(join(work, 'bin'), ['import', '--store', join(work, 'store'), '--no-cache', `oci:${image}`, '-o', out]);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(existsSync(out));
   const lines = (await readFile(join(work, 'log'), 'utf8')).trim().split('\n').map((l) => l.split(' '));
