@@ -207,15 +207,21 @@ async function hashOutput(out: FileHandle, path: string, size: number, opts: Dec
 }
 
 /**
- * Whether decompressToFile with `hashByProcess` spills `srcPath` entirely in
- * other processes (igzip decodes, openssl hashes), so the calling thread
- * only feeds and waits: a gzip blob of at least `igzipMinBytes`, with both
- * tools installed. (A retry after igzip's verdict still decodes with zlib.)
+ * Whether decompressToFile with `hashByProcess` spills a blob of `size`
+ * bytes and this compression entirely in other processes (igzip decodes,
+ * openssl hashes), so the calling thread only feeds and waits: gzip, at
+ * least `igzipMinBytes`, both tools installed. (A retry after igzip's
+ * verdict still decodes with zlib.)
  */
+export function spillFitsProcesses(size: number, compression: Compression | undefined, igzipMinBytes = IGZIP_MIN_BYTES): boolean {
+  return compression === 'gzip' && size >= igzipMinBytes && igzipTools() !== null && opensslTool() !== null;
+}
+
+/** spillFitsProcesses for the blob at `srcPath`, its compression read from its first bytes. */
 export async function spillsInProcesses(srcPath: string, igzipMinBytes = IGZIP_MIN_BYTES): Promise<boolean> {
-  if (!igzipTools() || !opensslTool()) return false;
+  if (!spillFitsProcesses(Infinity, 'gzip', igzipMinBytes)) return false; // tools missing: no I/O
   try {
-    return (await stat(srcPath)).size >= igzipMinBytes && (await detectFile(srcPath)) === 'gzip';
+    return spillFitsProcesses((await stat(srcPath)).size, await detectFile(srcPath), igzipMinBytes);
   } catch {
     return false; // decompressToFile reports it
   }

@@ -157,6 +157,11 @@ export async function startSpill(
     await Promise.all(kept.splice(0).map((p) => unlink(p).catch(() => undefined)));
   };
   const ready: Promise<void>[] = new Array(layers.length).fill(Promise.resolve());
+  /** How a layer whose blob is there spills: in processes or on a thread of ours, reading the blob through the page cache or not. */
+  const howToSpill = async (l: SpillInput, justWritten: boolean): Promise<{ inProcesses: boolean; justWritten: boolean }> => ({
+    inProcesses: opts.processes !== false && (await spillsInProcesses(l.blobPath)),
+    justWritten,
+  });
   /** A layer to spill; `known` once its blob is there (else after `fetched`). */
   interface Todo {
     i: number;
@@ -203,9 +208,7 @@ export async function startSpill(
     const tmp = `${dest}.tmp-${randomBytes(8).toString('hex')}`;
     paths[i] = tmp;
     kept.push(tmp);
-    const known = l.fetched
-      ? undefined
-      : { inProcesses: opts.processes !== false && (await spillsInProcesses(l.blobPath)), justWritten: l.justWritten === true };
+    const known = l.fetched ? undefined : await howToSpill(l, l.justWritten === true);
     const bytes = l.fetched ? (l.size ?? 0) : ((await stat(l.blobPath).catch(() => undefined))?.size ?? 0);
     const threaded = known ? !known.inProcesses : !likelyInProcesses(l, opts.processes !== false);
     todo.push({ i, dest, tmp, bytes, threaded, settle, ...(known ? { known } : {}) });
@@ -265,9 +268,8 @@ export async function startSpill(
     );
   const spillOne = async (t: Todo): Promise<void> => {
     if (t.known) return inSlot(t, t.known);
-    const justWritten = await layers[t.i].fetched!;
-    const inProcesses = opts.processes !== false && (await spillsInProcesses(layers[t.i].blobPath));
-    return inSlot(t, { inProcesses, justWritten });
+    const l = layers[t.i];
+    return inSlot(t, await howToSpill(l, await l.fetched!));
   };
   const run = async (): Promise<void> => {
     try {

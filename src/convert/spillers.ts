@@ -3,9 +3,7 @@
  * (zstd, small or plain-zlib layers): worker threads when there is enough
  * such work to pay for starting them, else the calling thread.
  */
-import { decompressToFile, type DecompressToFileOptions } from '../compress/to-file.js';
-import { IGZIP_MIN_BYTES, igzipTools } from '../compress/igzip.js';
-import { opensslTool } from '../compress/sha256-process.js';
+import { decompressToFile, spillFitsProcesses, type DecompressToFileOptions } from '../compress/to-file.js';
 import type { SpillTask } from '../compress/spill-worker.js';
 import type { ProgressListener } from '../events.js';
 import { WorkerPool } from '../util/worker-pool.js';
@@ -59,5 +57,5 @@ export function lazySpiller(threads: number, bytes: number, events?: ProgressLis
  * real from its bytes once it is there): only sizes the worker pool.
  */
 export function likelyInProcesses(l: { mediaType?: string; size?: number }, processes: boolean): boolean {
-  return processes && /gzip/.test(l.mediaType ?? '') && (l.size ?? 0) >= IGZIP_MIN_BYTES && igzipTools() !== null && opensslTool() !== null;
+  return processes && spillFitsProcesses(l.size ?? 0, /gzip/.test(l.mediaType ?? '') ? 'gzip' : undefined);
 }
