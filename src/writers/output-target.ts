@@ -99,13 +99,16 @@ export async function openTarget(path: string, size: number, opts: OutputOptions
 
 /**
  * Zero-copy writes for these targets, when the addon is there and every
- * target's O_DIRECT alignment is known and fits our blocks: output offsets
- * aligned to DIRECT_ALIGN, and a source memory alignment no larger than a
- * page (a mapping starts on a page, so offsets keep their alignment).
+ * target's O_DIRECT alignment is known and fits our blocks. Mappings are
+ * whole pages (DIRECT_ALIGN) at page-aligned output positions even where the
+ * device takes 512-byte pieces: a mapping that starts inside a page splits
+ * each device request into sub-page pieces, which made the bench VM's disk
+ * write tar data at ~300 MB/s instead of ~1 GB/s (docs/architecture.md,
+ * "Zero-copy file data"). The rest of a range is copied.
  */
 export function zeroCopyFor(targets: Target[], native: NativeZeroCopy | null): ZeroCopy | null {
   if (!native) return null;
-  let align = 1;
+  let align = DIRECT_ALIGN;
   for (const t of targets) {
     const a = t.direct ? directAlignment(native, t.direct.fd) : null;
     // every piece of a batch starts on an `align` boundary of the buffer too, so memory alignment must not exceed it
