@@ -6,7 +6,14 @@
  * so this reads the thread's own counters from proc(5): `schedstat` (time
  * on a CPU in nanoseconds, brought up to date at scheduler ticks and
  * switches, so a call shorter than a tick may read as 0), else `stat`
- * (utime + stime in clock ticks). Good for sums over many calls.
+ * (utime + stime in clock ticks; proc(5) scales them to the same clock).
+ * A running thread's reading lags by up to a tick, so a span is exact to a
+ * tick or two; but per-call sums are only fair on a thread that stays busy.
+ * A thread that sleeps between short calls is brought up to date as it
+ * falls asleep, so a reading as it wakes and one a millisecond later often
+ * agree: such sums read far too low (1 MiB zstd blocks on the compression
+ * workers: ~60% of the CPU perf sampled; 128 KiB gzip blocks: ~10%). Take
+ * one running total there instead (writers/compressors/worker.ts).
  */
 import { readFileSync } from 'node:fs';
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { CompressPool } from './pool.js';
 import { resolveCompressor, compressorOptions } from './index.js';
@@ -84,5 +85,50 @@ test('pool: recycled buffers are reused and results stay right (jobs 1 and 2)', 
       await pool.close();
     }
     assert.ok(reused >= input.length - 2, `jobs ${jobs}: only ${reused} of ${input.length} buffers were reused`);
+  }
+});
+
+/** CPU time (ms) of this process's threads other than the main one, from proc(5); exact for threads that are asleep. */
+function otherThreadsCpuMs(): number {
+  let ns = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    if (Number(tid) === process.pid) continue;
+    try {
+      ns += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return ns / 1e6;
+}
+
+test('pool: compressMs counts the workers\' CPU time (bug: per-block readings of the thread clock missed ~40% of it)', async (t) => {
+  if (process.platform !== 'linux') {
+    t.skip('thread CPU clocks are read from /proc (Linux only); elsewhere compressMs is wall time per block');
+    return;
+  }
+  // Blocks one at a time, so the worker sleeps between blocks: the case where a reading taken as
+  // the thread wakes and one taken ~1 ms later, before the next scheduler tick, agree (worker.ts).
+  const spec = resolveCompressor('gzip', 6);
+  const block = new Uint8Array(128 << 10); // ~1 ms of gzip: shorter than a tick
+  let x = 1;
+  for (let i = 0; i < block.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    block[i] = 97 + ((x >>> 16) % 7); // compressible, but not trivially
+  }
+  const pool = new CompressPool(spec, 2);
+  try {
+    pool.recycle(await pool.compress(block.slice())); // worker start-up outside the measured span
+    await new Promise((r) => setTimeout(r, 50)); // the worker is asleep: its proc(5) time is exact
+    const before = pool.compressMs;
+    const threads0 = otherThreadsCpuMs();
+    for (let i = 0; i < 200; i++) pool.recycle(await pool.compress(block.slice()));
+    await new Promise((r) => setTimeout(r, 50));
+    const threadsMs = otherThreadsCpuMs() - threads0;
+    const counted = pool.compressMs - before;
+    // the other threads are the busy worker, an idle one, and V8's and libuv's helpers (little here)
+    assert.ok(counted > 0.75 * threadsMs && counted <= 1.02 * threadsMs + 5, `compressMs ${counted.toFixed(0)} ms against ${threadsMs.toFixed(0)} ms of the other threads' CPU`);
+  } finally {
+    await pool.close();
   }
 });

@@ -37,7 +37,9 @@ export interface PoolReply {
   length: number;
   compressed: boolean;
   error?: string;
-  /** Time the worker spent compressing (its CPU time: the call does nothing else). */
+  /** CPU time the worker thread used since its first block (it does nothing else), where the system has a thread clock. */
+  cpuMs?: number;
+  /** Otherwise: wall time of this block's compression. */
   ms?: number;
 }
 
@@ -67,8 +69,10 @@ export class CompressPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private nextId = 0;
   private failure: unknown = null;
-  /** Milliseconds of CPU spent compressing blocks so far, summed over threads (wall time where the system has no thread clock). */
-  compressMs = 0;
+  /** Milliseconds spent compressing inline, or by workers without a thread clock (wall time per call). */
+  private callMs = 0;
+  /** Each worker's CPU time since its first block, as of its latest reply. */
+  private readonly workerCpuMs = new Map<Worker, number>();
 
   constructor(spec: CompressorSpec, jobs: number) {
     if (jobs <= 1 || spec.name === 'none') {
@@ -87,6 +91,13 @@ export class CompressPool {
       this.workers.push(w);
       this.idle.push(w);
     }
+  }
+
+  /** Milliseconds of CPU spent compressing blocks so far, summed over threads (see worker.ts; wall time where the system has no thread clock). */
+  get compressMs(): number {
+    let ms = this.callMs;
+    for (const v of this.workerCpuMs.values()) ms += v;
+    return ms;
   }
 
   /** A buffer of exactly `size` bytes, reused when one is free. Its contents are arbitrary. */
@@ -121,7 +132,7 @@ export class CompressPool {
       try {
         const started = cpuClockMs();
         const out = this.inline(block);
-        this.compressMs += cpuClockMs() - started;
+        this.callMs += cpuClockMs() - started;
         const buffers = block.byteOffset === 0 ? [block.buffer as ArrayBuffer] : [];
         return Promise.resolve(out ? { data: out, compressed: true, buffers } : { data: block, compressed: false, buffers });
       } catch (e) {
@@ -150,7 +161,8 @@ export class CompressPool {
 
   private onReply(w: Worker, reply: PoolReply): void {
     this.idle.push(w);
-    this.compressMs += reply.ms ?? 0;
+    if (reply.cpuMs !== undefined) this.workerCpuMs.set(w, reply.cpuMs);
+    this.callMs += reply.ms ?? 0;
     const p = this.pending.get(reply.id);
     this.pending.delete(reply.id);
     if (p) {
