@@ -62,6 +62,8 @@ export class DataWriter {
   private fragBuf: Uint8Array;
   private fragLen = 0;
   private readonly zeros: Buffer;
+  /** Tails that do not fit the open fragment block are read here (see tailSpace). */
+  private readonly tailScratch: Uint8Array;
   /** Plain contents are read straight into recycled block buffers (no copy, no fresh buffer per chunk). */
   private readonly source = new ContentSources();
   /** Sizes shared by at least two hashable files: only those can be duplicates. */
@@ -79,6 +81,7 @@ export class DataWriter {
     this.pos = start;
     this.fragBuf = pool.take(blockSize);
     this.zeros = Buffer.alloc(blockSize);
+    this.tailScratch = new Uint8Array(blockSize);
     const once = new Set<number>();
     for (const f of files) {
       if (!hashable(f) || f.size === 0) continue;
@@ -142,7 +145,7 @@ export class DataWriter {
     const hash = hashable(inode) && this.dupSizes.has(size) ? createHash('sha256') : null;
     // Files without full blocks keep start 0: nothing is read from there.
     if (fullBlocks > 0) this.enqueue(() => { rec.start = this.pos; }, false);
-    const tail = new Uint8Array(tailLen);
+    const tail = this.tailSpace(tailLen);
     const content = inode.content;
     if (isPlainFile(content)) {
       if (content.length !== size) throw new Oci2fsError(ErrorCode.INTERNAL, `content length ${content.length} != size ${size}`);
@@ -224,11 +227,26 @@ export class DataWriter {
     }
   }
 
+  /**
+   * Where a file's tail is read: in place at the end of the open fragment
+   * block when it fits there (addTail then only claims it; a duplicate's
+   * tail is simply not claimed), else into the scratch buffer. Not a fresh
+   * buffer per file: for the bench image's 880 MB of tails, the page faults
+   * of fresh memory cost ~0.9 s of the reading thread.
+   */
+  private tailSpace(len: number): Uint8Array {
+    if (this.fragLen + len <= this.blockSize) return this.fragBuf.subarray(this.fragLen, this.fragLen + len);
+    return this.tailScratch.subarray(0, len);
+  }
+
   private async addTail(rec: FileData, tail: Uint8Array): Promise<void> {
-    if (this.fragLen + tail.length > this.blockSize) await this.flushFragment();
+    const inPlace = tail.buffer === this.fragBuf.buffer && tail.byteOffset === this.fragBuf.byteOffset + this.fragLen;
+    if (!inPlace) {
+      if (this.fragLen + tail.length > this.blockSize) await this.flushFragment();
+      this.fragBuf.set(tail, this.fragLen);
+    }
     rec.fragment = this.fragments.length;
     rec.fragmentOffset = this.fragLen;
-    this.fragBuf.set(tail, this.fragLen);
     this.fragLen += tail.length;
   }
 
