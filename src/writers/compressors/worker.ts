@@ -27,7 +27,7 @@ let baseline: number | null | undefined;
 port.on('message', (req: PoolRequest) => {
   let reply: PoolReply;
   if (baseline === undefined) baseline = threadCpuMs();
-  const started = cpuClockMs();
+  const started = baseline === null ? cpuClockMs() : 0; // per-call wall time only without a thread clock
   try {
     const out = compress(new Uint8Array(req.data, 0, req.length));
     if (out === null) {
@@ -43,8 +43,7 @@ port.on('message', (req: PoolRequest) => {
   } catch (e) {
     reply = { id: req.id, data: req.data, out: req.out, length: req.length, compressed: false, error: String((e as Error)?.stack ?? e) };
   }
-  const now = baseline === null ? null : threadCpuMs();
-  if (now !== null && baseline !== null) reply.cpuMs = now - baseline;
-  else reply.ms = cpuClockMs() - started; // wall time of the call (util/thread-cpu.ts)
+  if (baseline === null) reply.ms = cpuClockMs() - started;
+  else reply.cpuMs = (threadCpuMs() ?? baseline) - baseline;
   port.postMessage(reply, [reply.data, reply.out]);
 });
