@@ -220,7 +220,9 @@ test('startSpill: a layer whose blob is still being fetched waits for it; blobs 
     arrive[0].land();
     arrive[1].land();
     await plan.done;
-    assert.deepEqual(order, [2, 0, 1]);
+    // 0 and 1 land together: each is looked at (howToSpill reads its blob) before it asks for the
+    // free slot, and whichever look ends first takes it, so their order is not fixed (CI saw both)
+    assert.deepEqual([order[0], ...order.slice(1).sort()], [2, 0, 1]);
     for (let i = 0; i < 3; i++) assert.ok(readFileSync(plan.finalPaths[i]).equals(f.plain[i]));
     await plan.release();
   } finally {
