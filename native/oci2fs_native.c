@@ -1,6 +1,7 @@
 /*
- * oci2fs's native helpers (Node-API, C). One job: write a range of one file
- * into another with O_DIRECT without copying it through our memory.
+ * oci2fs's native helpers (Node-API, C). This file: write a range of one
+ * file into another with O_DIRECT without copying it through our memory.
+ * inflate.c: one-pass gzip layer spills (built where libisal is there).
  *
  * A layer tar spilled to the store sits in the page cache; the tar writer
  * used to read each file's bytes into an aligned buffer (a memcpy of the
@@ -35,9 +36,7 @@
 #include <sys/uio.h>
 #include <limits.h>
 #include <unistd.h>
-
-/* Largest offset or length accepted: 2^53 - 1, the largest integer a JS number holds exactly. */
-#define MAX_SAFE_INTEGER 9007199254740991.0
+#include "napi_util.h"
 
 typedef struct {
   void *base;      /* mmap result, NULL once unmapped */
@@ -58,54 +57,6 @@ typedef struct {
   int64_t pos;
   int err; /* errno of the failure, 0 on success */
 } write_job_t;
-
-#define CHECK(env, call)                                   \
-  do {                                                     \
-    if ((call) != napi_ok) {                               \
-      napi_throw_error((env), "E_NATIVE", #call " failed"); \
-      return NULL;                                         \
-    }                                                      \
-  } while (0)
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  const char *name = strerrorname_np(err);
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, name ? name : "EIO", msg);
-  return NULL;
-}
-
-static napi_value make_errno_error(napi_env env, const char *what, int err) {
-  const char *name = strerrorname_np(err);
-  char msg[256];
-  napi_value code, text, error, num;
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &error);
-  napi_create_int32(env, err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  return error;
-}
-
-/* A non-negative integer argument no larger than MAX_SAFE_INTEGER. */
-static int get_size(napi_env env, napi_value v, int64_t *out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d > MAX_SAFE_INTEGER || d != (double)(int64_t)d) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "expected a non-negative safe integer");
-    return 0;
-  }
-  *out = (int64_t)d;
-  return 1;
-}
-
-static int get_fd(napi_env env, napi_value v, int *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok || *out < 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a file descriptor");
-    return 0;
-  }
-  return 1;
-}
 
 static void range_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -333,6 +284,10 @@ static napi_value unmap(napi_env env, napi_callback_info info) {
   return result;
 }
 
+#ifdef OCI2FS_ISAL
+napi_value inflate_gzip(napi_env env, napi_callback_info info); /* inflate.c */
+#endif
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"dioAlign", NULL, dio_align, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -341,6 +296,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"unmap", NULL, unmap, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+#ifdef OCI2FS_ISAL
+  /* only where libisal's headers were there at build time (binding.gyp) */
+  napi_property_descriptor inflate = {"inflateGzip", NULL, inflate_gzip, NULL, NULL, NULL, napi_enumerable, NULL};
+  CHECK(env, napi_define_properties(env, exports, 1, &inflate));
+#endif
   return exports;
 }
 

@@ -19,7 +19,8 @@ DEBS=(
   util-linux mount bsdutils  # mount/losetup for kernel loop-mount checks, setpriv, script
   util-linux-extra  # fincore: page-cache residency checks of O_DIRECT reads
   time hyperfine    # benchmarks
-  python3 make g++  # native build of zstd-napi
+  python3 make g++  # native builds: zstd-napi and our addon (native/)
+  libisal-dev       # ISA-L's inflate for the addon's one-pass layer spills (native/inflate.c; built without it when missing)
 )
 
 missing=()

@@ -18,6 +18,7 @@ import { RatioGuard } from './guard.js';
 import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
 import { directReadable } from '../util/direct-io.js';
 import { opensslTool, sha256ByProcess } from './sha256-process.js';
+import { nativeInflate } from './native-inflate.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
 import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
@@ -36,8 +37,10 @@ export interface DecompressToFileOptions extends DecompressOptions {
    * after a crash the file is known to need checking (see convert/unsynced.ts).
    */
   unsyncedMarker?: { path: string; content: string };
-  /** gzip through igzip when installed (default true; see igzip.ts). */
+  /** gzip through ISA-L when there (default true): the addon's one-pass inflate (native-inflate.ts), else the igzip program (igzip.ts). */
   igzip?: boolean;
+  /** With `igzip`: the addon's inflate when it has one (default true); false takes the igzip program. */
+  nativeInflate?: boolean;
   /** Smallest compressed size handed to igzip (default IGZIP_MIN_BYTES). */
   igzipMinBytes?: number;
   /**
@@ -79,8 +82,8 @@ export interface DecompressToFileResult {
   /** Uncompressed size in bytes. */
   size: number;
   compression: Compression;
-  /** What decoded it: igzip, or node's own decoders (zlib, zstd). */
-  decoder: 'igzip' | 'node';
+  /** What decoded it: the addon's ISA-L inflate, the igzip program, or node's own decoders (zlib, zstd). */
+  decoder: 'native' | 'igzip' | 'node';
 }
 
 function ioError(label: string, what: string, e: unknown): Oci2fsError {
@@ -107,7 +110,7 @@ export async function decompressToFile(
   }
   let done = false;
   try {
-    const fast = compression === 'gzip' && opts.igzip !== false ? await viaIgzip(srcPath, tmp, opts) : null;
+    const fast = compression === 'gzip' && opts.igzip !== false ? await viaIsal(srcPath, tmp, opts) : null;
     const decoded = fast ?? (await viaStreams(srcPath, tmp, compression, opts));
     const diffId = `sha256:${decoded.hex}`;
     if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
@@ -133,7 +136,7 @@ export async function decompressToFile(
     }
     done = true;
     await syncDir(dirname(destPath));
-    return { diffId, size: decoded.size, compression, decoder: fast ? 'igzip' : 'node' };
+    return { diffId, size: decoded.size, compression, decoder: fast?.by ?? 'node' };
   } finally {
     if (!done) await unlink(tmp).catch(() => {});
   }
@@ -143,6 +146,11 @@ export async function decompressToFile(
 interface Decoded {
   hex: string;
   size: number;
+}
+
+/** What ISA-L decoded, and which of its two forms. */
+interface IsalDecoded extends Decoded {
+  by: 'native' | 'igzip';
 }
 
 /** Creates the temp file (exclusively: the name is random, a clash is a bug). */
@@ -155,13 +163,16 @@ async function createTemp(tmp: string, label: string): Promise<FileHandle> {
 }
 
 /**
- * gzip through igzip (see igzip.ts), then hashed from the page cache; null
- * when igzip is not installed, the layer is small, or its verdict needs
- * zlib's (the temp file is then removed again).
+ * gzip through ISA-L: the addon's one-pass inflate, which hashes as it
+ * decodes (native-inflate.ts), or the igzip program, whose output is hashed
+ * from the page cache afterwards (igzip.ts). Null when neither is there, the
+ * layer is small, or its verdict needs zlib's (the temp file is then removed
+ * again).
  */
-async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOptions): Promise<Decoded | null> {
-  const tools = igzipTools();
-  if (!tools) return null;
+async function viaIsal(srcPath: string, tmp: string, opts: DecompressToFileOptions): Promise<IsalDecoded | null> {
+  const inflate = opts.nativeInflate !== false ? nativeInflate() : null;
+  const tools = inflate ? null : igzipTools();
+  if (!inflate && !tools) return null;
   let inputSize: number;
   try {
     inputSize = (await stat(srcPath)).size;
@@ -173,19 +184,28 @@ async function viaIgzip(srcPath: string, tmp: string, opts: DecompressToFileOpti
   guard.addInput(inputSize);
   const limit = guard.outputLimit(inputSize);
   const out = await createTemp(tmp, opts.label);
-  let result: Decoded | null = null;
+  let result: IsalDecoded | null = null;
   const direct = opts.directRead === true && (await directReadable(srcPath));
   try {
-    const outcome = await igzipToFd(tools, srcPath, out.fd, limit, direct);
-    // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
-    if (outcome.kind === 'limit') guard.addOutput(limit + 1);
-    const size = outcome.kind === 'ok' ? (await out.stat()).size : 0; // igzip has exited: the file no longer changes
-    if (outcome.kind === 'ok' && endsWithTrailerFor(srcPath, size)) {
-      opts.onDecoded?.();
-      const hash = (): Promise<Decoded> => hashOutput(out, tmp, size, opts);
-      result = await (opts.hashTurn ? opts.hashTurn(hash) : hash());
-      if (opts.unsyncedMarker === undefined) await out.sync();
+    if (inflate) {
+      const outcome = await inflate(srcPath, out.fd, limit, direct);
+      // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
+      if (outcome.kind === 'limit') guard.addOutput(limit + 1);
+      if (outcome.kind === 'ok') {
+        opts.onDecoded?.(); // hashed as it was decoded: no hash left to schedule (hashTurn)
+        result = { hex: outcome.sha256, size: outcome.size, by: 'native' };
+      }
+    } else {
+      const outcome = await igzipToFd(tools!, srcPath, out.fd, limit, direct);
+      if (outcome.kind === 'limit') guard.addOutput(limit + 1);
+      const size = outcome.kind === 'ok' ? (await out.stat()).size : 0; // igzip has exited: the file no longer changes
+      if (outcome.kind === 'ok' && endsWithTrailerFor(srcPath, size)) {
+        opts.onDecoded?.();
+        const hash = (): Promise<Decoded> => hashOutput(out, tmp, size, opts);
+        result = { ...(await (opts.hashTurn ? opts.hashTurn(hash) : hash())), by: 'igzip' };
+      }
     }
+    if (result && opts.unsyncedMarker === undefined) await out.sync();
   } catch (e) {
     if (isOci2fsError(e)) throw e;
     throw ioError(opts.label, `cannot decompress ${srcPath} to ${tmp}`, e);
@@ -214,7 +234,7 @@ async function hashOutput(out: FileHandle, path: string, size: number, opts: Dec
  * verdict still decodes with zlib.)
  */
 export function spillFitsProcesses(size: number, compression: Compression | undefined, igzipMinBytes = IGZIP_MIN_BYTES): boolean {
-  return compression === 'gzip' && size >= igzipMinBytes && igzipTools() !== null && opensslTool() !== null;
+  return compression === 'gzip' && size >= igzipMinBytes && (nativeInflate() !== null || (igzipTools() !== null && opensslTool() !== null));
 }
 
 /** spillFitsProcesses for the blob at `srcPath`, its compression read from its first bytes. */

@@ -50,10 +50,11 @@ const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
  * big layer (bench image, 121–468 MB layers, 2 cores). Two per core let the
  * kernel share the cores among them until the end: first tar conversion
  * 6.0 s → 5.5 s (mean of four interleaved runs each; 3, 4 and 5 at once
- * within noise of each other). A job is igzip and dd processes
- * (spillsInProcesses; the layer's openssl hash runs later, outside the
- * limit: SpillOptions.hashAfterDecode), or a worker thread that decodes and
- * hashes (with igzip where it applies).
+ * within noise of each other). A job is a thread of the native addon that
+ * decodes and hashes, or igzip and dd processes (spillsInProcesses; the
+ * layer's openssl hash runs later, outside the limit:
+ * SpillOptions.hashAfterDecode), or a worker thread that decodes and hashes
+ * (with ISA-L where it applies).
  */
 export const SPILL_JOBS_PER_CORE = 2;
 
@@ -102,13 +103,15 @@ export interface SpillOptions {
   /** Layers spilled at once (default SPILL_JOBS_PER_CORE per core). */
   jobs?: number;
   /**
-   * Spill gzip layers in other processes where igzip and openssl are
-   * installed (igzip decodes, openssl hashes: no worker thread to start).
-   * Default true; false puts every layer on worker threads.
+   * Spill gzip layers off our threads where it can be done: on a thread of
+   * the native addon (decodes and hashes), else in igzip and openssl
+   * processes; no worker thread to start. Default true; false puts every
+   * layer on worker threads.
    */
   processes?: boolean;
   /**
-   * Layers spilled in processes start their diffID hash (openssl) only once
+   * Layers spilled in igzip processes (not by the addon, which hashes as it
+   * decodes) start their diffID hash (openssl) only once
    * every layer is decoded, and at most one fewer at once than there are
    * cores (at least one): the hashes then run while the writer waits on
    * the disk, instead of taking the cores from igzip and from flattening

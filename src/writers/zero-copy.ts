@@ -13,7 +13,8 @@
  * `OCI2FS_NATIVE=0` is set, nativeZeroCopy() is null and writers copy
  * through their buffers as before: same bytes, more CPU.
  */
-import { createRequire } from 'node:module';
+import { nativeAddon } from '../util/native.js';
+
 
 /** A mapped source range (opaque; from mapRange). */
 export type MappedRange = { readonly __mappedRange: unique symbol };
@@ -37,27 +38,9 @@ export interface NativeZeroCopy {
   unmap(range: MappedRange): void;
 }
 
-/** Environment variable that turns the native helpers off ("0"). */
-export const NATIVE_ENV = 'OCI2FS_NATIVE';
-
-/** The addon's package name (native/package.json). */
-const ADDON = 'oci2fs-native';
-
-let loaded: NativeZeroCopy | null | undefined;
-
-/** The addon, or null when it is not installed, cannot load, or is turned off. Loaded once. */
+/** The addon's zero-copy functions, or null when it is not there (util/native.ts). */
 export function nativeZeroCopy(): NativeZeroCopy | null {
-  if (loaded === undefined) {
-    loaded = null;
-    if (process.env[NATIVE_ENV] !== '0' && process.platform === 'linux') {
-      try {
-        loaded = createRequire(import.meta.url)(ADDON) as NativeZeroCopy;
-      } catch {
-        loaded = null; // not built: the copying path
-      }
-    }
-  }
-  return loaded;
+  return nativeAddon() as NativeZeroCopy | null;
 }
 
 /** Alignments a zero-copy O_DIRECT write to one output needs. */

@@ -37,10 +37,10 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
  * node's directory first on PATH), with `binDir` first on PATH: for tests
  * that wrap the tools we run (igzip, openssl) with their own scripts.
  */
-export function runCliWithToolsFrom(binDir: string, args: string[]): Promise<{ code: number; stderr: string }> {
+export function runCliWithToolsFrom(binDir: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
   return new Promise((resolveP, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}` },
+      env: { ...process.env, ...env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}` },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

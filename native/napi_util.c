@@ -1,0 +1,45 @@
+/* Helpers the addon's C files share (see napi_util.h). */
+#include <stdio.h>
+#include <string.h>
+#include "napi_util.h"
+
+napi_value throw_errno(napi_env env, const char *what, int err) {
+  const char *name = strerrorname_np(err);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_throw_error(env, name ? name : "EIO", msg);
+  return NULL;
+}
+
+napi_value make_errno_error(napi_env env, const char *what, int err) {
+  const char *name = strerrorname_np(err);
+  char msg[256];
+  napi_value code, text, error, num;
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &error);
+  napi_create_int32(env, err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  return error;
+}
+
+/* A non-negative integer argument no larger than MAX_SAFE_INTEGER. */
+int get_size(napi_env env, napi_value v, int64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d > MAX_SAFE_INTEGER || d != (double)(int64_t)d) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "expected a non-negative safe integer");
+    return 0;
+  }
+  *out = (int64_t)d;
+  return 1;
+}
+
+int get_fd(napi_env env, napi_value v, int *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok || *out < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a file descriptor");
+    return 0;
+  }
+  return 1;
+}
+

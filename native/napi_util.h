@@ -1,0 +1,27 @@
+/* Helpers the addon's C files share (Node-API argument checks and errno errors). */
+#ifndef OCI2FS_NAPI_UTIL_H
+#define OCI2FS_NAPI_UTIL_H
+#include <node_api.h>
+#include <stdint.h>
+
+/* Largest offset or length accepted: 2^53 - 1, the largest integer a JS number holds exactly. */
+#define MAX_SAFE_INTEGER 9007199254740991.0
+
+#define CHECK(env, call)                                   \
+  do {                                                     \
+    if ((call) != napi_ok) {                               \
+      napi_throw_error((env), "E_NATIVE", #call " failed"); \
+      return NULL;                                         \
+    }                                                      \
+  } while (0)
+
+/* Throws an Error whose code is the errno's name ("ENOENT"); returns NULL. */
+napi_value throw_errno(napi_env env, const char *what, int err);
+/* An Error like throw_errno's, with .errno set, to reject a promise with. */
+napi_value make_errno_error(napi_env env, const char *what, int err);
+/* A non-negative integer argument no larger than MAX_SAFE_INTEGER; 0 with an exception pending otherwise. */
+int get_size(napi_env env, napi_value v, int64_t *out);
+/* A file descriptor argument; 0 with an exception pending otherwise. */
+int get_fd(napi_env env, napi_value v, int *out);
+
+#endif

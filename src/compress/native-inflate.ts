@@ -1,0 +1,43 @@
+/**
+ * One-pass gzip layer spills through oci2fs's native addon (native/inflate.c):
+ * a thread of the addon reads the blob (O_DIRECT when asked), inflates it
+ * with ISA-L's library (libisal, what the `igzip` program runs), writes the
+ * tar, and hashes it with SHA-256 while the bytes are still in the CPU's
+ * cache. The addon has it where libisal's headers were there when npm built
+ * it (Debian package libisal-dev, installed by scripts/install.sh); without
+ * it, layers spill through the igzip and openssl programs (igzip.ts,
+ * sha256-process.ts), or zlib.
+ *
+ * Its verdict is trusted only where it is zlib's (igzip.ts states the rule):
+ * complete members, each checked by its CRC-32 and ISIZE, then NULs at most;
+ * anything else comes back as 'retry' and is decoded again by zlib. The
+ * digest it returns is still compared with the layer's diff_id by the caller.
+ */
+import { nativeAddon } from '../util/native.js';
+
+/** What inflateGzip found. */
+export type NativeInflateOutcome =
+  /** Decoded: `size` bytes written from offset 0, whose SHA-256 (hex) is `sha256`. */
+  | { kind: 'ok'; size: number; sha256: string }
+  /** The output would exceed the limit: nothing past it was written. */
+  | { kind: 'limit' }
+  /** Not a stream whose verdict is zlib's (corrupt, or bytes after a member): decode with zlib. */
+  | { kind: 'retry'; reason: string };
+
+/**
+ * Inflates the gzip file at `srcPath` into `dstFd` (written from offset 0 with
+ * pwrite), at most `maxOutput` bytes, reading with O_DIRECT when `direct`
+ * (and the file system allows it). Rejects with an errno-coded error when a
+ * file cannot be read or written.
+ */
+export type NativeInflate = (srcPath: string, dstFd: number, maxOutput: number, direct: boolean) => Promise<NativeInflateOutcome>;
+
+/** Environment variable that turns the native inflate off ("0"), leaving the igzip program. */
+export const NATIVE_INFLATE_ENV = 'OCI2FS_NATIVE_INFLATE';
+
+/** The addon's inflateGzip, or null when it was built without libisal, is missing, or is turned off. */
+export function nativeInflate(): NativeInflate | null {
+  if (process.env[NATIVE_INFLATE_ENV] === '0') return null;
+  const fn = nativeAddon()?.inflateGzip;
+  return typeof fn === 'function' ? (fn as NativeInflate) : null;
+}
