@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { xorshift32 } from '../../test/harness/image-builder.js';
 import { nativeInflate, type NativeInflate, type NativeInflateOutcome } from './native-inflate.js';
+import { decompressToFile } from './to-file.js';
+import { directReadable } from '../util/direct-io.js';
 
 const inflate = nativeInflate();
 const skip = inflate ? false : 'the native addon was built without libisal (Debian package libisal-dev) or is missing';
@@ -118,5 +120,27 @@ test('native inflate: many inflates settling at once (bug: the thread released a
   for (let round = 0; round < 10; round++) {
     const outcomes = await Promise.all(Array.from({ length: 64 }, () => run(gz)));
     for (const { outcome } of outcomes) assert.deepEqual(outcome, { kind: 'ok', size: data.length, sha256: hex(data) });
+  }
+});
+
+test('native inflate: a file system that opens for O_DIRECT but refuses the reads (EINVAL) gets an ordinary read', { skip }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'oci2fs-inflate-'));
+  try {
+    const data = bytes(1_500_000, 9);
+    const src = join(dir, 'layer.gz');
+    writeFileSync(src, gzipSync(data));
+    if (!(await directReadable(src))) return t.skip('the temp file system refuses O_DIRECT: blobs are read the ordinary way from the start');
+    const calls: boolean[] = [];
+    // the addon's inflate behind a stand-in that fails every O_DIRECT read as such a file system would
+    const refusing: NativeInflate = (path, fd, max, direct) => {
+      calls.push(direct);
+      return direct ? Promise.reject(Object.assign(new Error('inflateGzip: Invalid argument'), { code: 'EINVAL' })) : (inflate as NativeInflate)(path, fd, max, direct);
+    };
+    const r = await decompressToFile(src, join(dir, 'out'), { label: 'layer', igzipMinBytes: 0, directRead: true, nativeInflate: refusing, expectedDiffId: `sha256:${hex(data)}` });
+    assert.deepEqual(calls, [true, false]);
+    assert.equal(r.decoder, 'native');
+    assert.ok(readFileSync(join(dir, 'out')).equals(data));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -18,7 +18,7 @@ import { RatioGuard } from './guard.js';
 import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
 import { directReadable } from '../util/direct-io.js';
 import { opensslTool, sha256ByProcess } from './sha256-process.js';
-import { nativeInflate } from './native-inflate.js';
+import { nativeInflate, type NativeInflate } from './native-inflate.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
 import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
@@ -39,8 +39,8 @@ export interface DecompressToFileOptions extends DecompressOptions {
   unsyncedMarker?: { path: string; content: string };
   /** gzip through ISA-L when there (default true): the addon's one-pass inflate (native-inflate.ts), else the igzip program (igzip.ts). */
   igzip?: boolean;
-  /** With `igzip`: the addon's inflate when it has one (default true); false takes the igzip program. */
-  nativeInflate?: boolean;
+  /** With `igzip`: the addon's inflate when it has one (default true); false takes the igzip program; a function stands in for the addon's (tests). */
+  nativeInflate?: boolean | NativeInflate;
   /** Smallest compressed size handed to igzip (default IGZIP_MIN_BYTES). */
   igzipMinBytes?: number;
   /**
@@ -170,7 +170,7 @@ async function createTemp(tmp: string, label: string): Promise<FileHandle> {
  * again).
  */
 async function viaIsal(srcPath: string, tmp: string, opts: DecompressToFileOptions): Promise<IsalDecoded | null> {
-  const inflate = opts.nativeInflate !== false ? nativeInflate() : null;
+  const inflate = typeof opts.nativeInflate === 'function' ? opts.nativeInflate : opts.nativeInflate !== false ? nativeInflate() : null;
   const tools = inflate ? null : igzipTools();
   if (!inflate && !tools) return null;
   let inputSize: number;
@@ -188,7 +188,10 @@ async function viaIsal(srcPath: string, tmp: string, opts: DecompressToFileOptio
   const direct = opts.directRead === true && (await directReadable(srcPath));
   try {
     if (inflate) {
-      const outcome = await inflate(srcPath, out.fd, limit, direct);
+      // a file system that opens for O_DIRECT but refuses the reads (EINVAL): read it the ordinary way
+      const outcome = await inflate(srcPath, out.fd, limit, direct).catch((e: NodeJS.ErrnoException) =>
+        direct && e.code === 'EINVAL' ? inflate(srcPath, out.fd, limit, false) : Promise.reject(e),
+      );
       // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
       if (outcome.kind === 'limit') guard.addOutput(limit + 1);
       if (outcome.kind === 'ok') {
