@@ -63,7 +63,6 @@ typedef struct {
 typedef struct {
   int fd;
   unsigned char *buf;
-  size_t len; /* bytes in buf */
   int eof;
 } input_t;
 
@@ -75,7 +74,6 @@ static int refill(input_t *in, struct inflate_state *st) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
     if (n == 0) in->eof = 1;
-    in->len = (size_t)n;
     st->next_in = in->buf;
     st->avail_in = (uint32_t)n;
     return 0;
@@ -130,14 +128,12 @@ static enum verdict run(inflate_job_t *job, input_t *in, unsigned char *out, EVP
   isal_inflate_init(&st);
   st.crc_flag = ISAL_GZIP;
   uint64_t total = 0;
-  int members = 0;
   for (;;) {
     int e = refill(in, &st);
     if (e) {
       job->err = e;
       return V_ERRNO;
     }
-    if (st.avail_in == 0 && members == 0 && total == 0 && in->eof) return retry(job, "empty input", 0);
     st.next_out = out;
     st.avail_out = OUT_CHUNK;
     uint32_t avail_before = st.avail_in;
@@ -156,7 +152,6 @@ static enum verdict run(inflate_job_t *job, input_t *in, unsigned char *out, EVP
       total += produced;
     }
     if (st.block_state == ISAL_BLOCK_FINISH) {
-      members++;
       int next;
       enum verdict v = after_member(job, in, &st, &next);
       if (v != V_OK) return v;

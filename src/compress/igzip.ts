@@ -1,8 +1,9 @@
 /**
  * gzip layers through ISA-L's `igzip` program (Debian/Ubuntu package `isal`),
  * when installed and the native addon has no ISA-L inflate of its own
- * (native-inflate.ts, preferred: one pass, no pipes, hashed as decoded): it inflates about 3x faster than zlib (bench layer, 130 MB →
- * 468 MB: 0.62 s of CPU against 1.9 s), the way containerd hands layers to
+ * (native-inflate.ts, preferred: one pass, no pipes, hashed as decoded): it
+ * inflates about 3x faster than zlib (bench layer, 130 MB → 468 MB: 0.62 s
+ * of CPU against 1.9 s), the way containerd hands layers to
  * `unpigz`/`igzip` when it finds them. Nothing it produces is taken on trust:
  * - the output is hashed by us and must match the layer's diff_id;
  * - its size is capped by RLIMIT_FSIZE (`prlimit --fsize`): past the
