@@ -136,7 +136,8 @@ async function withImageTree<T>(
   img: ResolvedImage,
   use: (t: TreeResult, verified: Promise<void>) => Promise<T>,
 ): Promise<T> {
-  const { startSpill, treeFromLayers, startReadAhead } = await builder();
+  const { startSpill, treeFromLayers, startReadAhead, preloadWriter } = await builder();
+  preloadWriter(opts.format);
   const diffIds = img.config.diffIds;
   if (diffIds.length !== img.layers.length) {
     throw new Oci2fsError(
