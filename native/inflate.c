@@ -10,8 +10,11 @@
  * tar from the page cache, and three process spawns per layer (see
  * src/compress/native-inflate.ts for what was measured).
  *
- *   inflateGzip(srcPath, dstFd, maxOutput, direct)
- *     -> Promise<{ kind: 'ok', size, sha256 } | { kind: 'limit' } | { kind: 'retry', reason }>
+ *   inflateGzip(srcPath, dstFd, maxOutput, direct, captureHeaders)
+ *     -> Promise<{ kind: 'ok', size, sha256, headers? } | { kind: 'limit' } | { kind: 'retry', reason }>
+ *
+ * With captureHeaders, `headers` holds the tar's metadata blocks as they went
+ * by ({ bytes, pieces }: see tar_walk.c), so listing the layer costs no reads.
  *
  * Its verdict counts only where it is the one zlib gives (src/compress/igzip.ts
  * states the rule): one or more complete members back to back, each checked
@@ -33,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "napi_util.h"
+#include "tar_walk.h"
 
 /* Bytes read from the blob at a time: a multiple of every logical block size (O_DIRECT). */
 #define IN_CHUNK (1 << 20)
@@ -51,6 +55,7 @@ typedef struct {
   char *src;
   int dst;
   int direct;
+  int capture;
   double max_out;
   /* results */
   enum verdict verdict;
@@ -58,6 +63,7 @@ typedef struct {
   char reason[200];
   uint64_t size;
   unsigned char digest[32];
+  tar_walk_t walk;
 } inflate_job_t;
 
 typedef struct {
@@ -149,6 +155,7 @@ static enum verdict run(inflate_job_t *job, input_t *in, unsigned char *out, EVP
         return V_ERRNO;
       }
       if (EVP_DigestUpdate(md, out, produced) != 1) return retry(job, "sha256 failed", 0);
+      if (job->capture) tar_walk_feed(&job->walk, out, produced);
       total += produced;
     }
     if (st.block_state == ISAL_BLOCK_FINISH) {
@@ -207,6 +214,22 @@ static void set_string(napi_env env, napi_value obj, const char *key, const char
   napi_set_named_property(env, obj, key, v);
 }
 
+/* result.headers = { bytes: Buffer, pieces: Float64Array of (stream offset, length) pairs }, copies of the capture. */
+static void set_headers(napi_env env, napi_value result, const tar_walk_t *w) {
+  napi_value headers, bytes, pieces_ab, pieces;
+  void *data = NULL, *pdata = NULL;
+  if (napi_create_object(env, &headers) != napi_ok ||
+      napi_create_buffer_copy(env, w->len, w->len ? (const void *)w->bytes : (const void *)"", &data, &bytes) != napi_ok ||
+      napi_create_arraybuffer(env, w->npieces * 2 * sizeof(double), &pdata, &pieces_ab) != napi_ok ||
+      napi_create_typedarray(env, napi_float64_array, w->npieces * 2, pieces_ab, 0, &pieces) != napi_ok) {
+    return; /* no capture: the reader reads the file */
+  }
+  if (w->npieces) memcpy(pdata, w->pieces, w->npieces * 2 * sizeof(double));
+  napi_set_named_property(env, headers, "bytes", bytes);
+  napi_set_named_property(env, headers, "pieces", pieces);
+  napi_set_named_property(env, result, "headers", headers);
+}
+
 /* On the JS thread: settles the promise with the thread's result. */
 static void complete(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)js_cb;
@@ -225,29 +248,31 @@ static void complete(napi_env env, napi_value js_cb, void *context, void *data) 
         char hex[65];
         for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", job->digest[i]);
         set_string(env, result, "sha256", hex);
+        if (job->capture) set_headers(env, result, &job->walk);
       }
       if (job->verdict == V_RETRY) set_string(env, result, "reason", job->reason);
       napi_resolve_deferred(env, job->deferred, result);
     }
   }
+  tar_walk_free(&job->walk);
   free(job->src);
   free(job);
 }
 
 napi_value inflate_gzip(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], promise, name;
+  size_t argc = 5;
+  napi_value argv[5], promise, name;
   size_t len = 0;
-  bool direct = false;
+  bool direct = false, capture = false;
   double max_out;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   inflate_job_t *job = calloc(1, sizeof *job);
   if (!job) return throw_errno(env, "inflateGzip", ENOMEM);
   if (argc < 4 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || !get_fd(env, argv[1], &job->dst) ||
       napi_get_value_double(env, argv[2], &max_out) != napi_ok || !(max_out >= 0) ||
-      napi_get_value_bool(env, argv[3], &direct) != napi_ok) {
+      napi_get_value_bool(env, argv[3], &direct) != napi_ok || (argc > 4 && napi_get_value_bool(env, argv[4], &capture) != napi_ok)) {
     free(job);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "inflateGzip(srcPath, dstFd, maxOutput, direct)");
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "inflateGzip(srcPath, dstFd, maxOutput, direct[, captureHeaders])");
     return NULL;
   }
   job->src = malloc(len + 1);
@@ -258,6 +283,8 @@ napi_value inflate_gzip(napi_env env, napi_callback_info info) {
   napi_get_value_string_utf8(env, argv[0], job->src, len + 1, &len);
   job->max_out = max_out;
   job->direct = direct;
+  job->capture = capture;
+  tar_walk_init(&job->walk);
   pthread_t th;
   pthread_attr_t attr;
   if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||

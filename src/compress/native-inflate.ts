@@ -15,10 +15,20 @@
  */
 import { nativeAddon } from '../util/native.js';
 
+/**
+ * A tar's metadata blocks, copied as they were decoded (native/tar_walk.c):
+ * the bytes, piece after piece, and each piece's (offset in the tar, length).
+ * For the first listing of the spilled tar (tar/captured.ts).
+ */
+export interface InflateCapture {
+  bytes: Uint8Array;
+  pieces: Float64Array;
+}
+
 /** What inflateGzip found. */
 export type NativeInflateOutcome =
-  /** Decoded: `size` bytes written from offset 0, whose SHA-256 (hex) is `sha256`. */
-  | { kind: 'ok'; size: number; sha256: string }
+  /** Decoded: `size` bytes written from offset 0, whose SHA-256 (hex) is `sha256`; `headers` when asked for. */
+  | { kind: 'ok'; size: number; sha256: string; headers?: InflateCapture }
   /** The output would exceed the limit: nothing past it was written. */
   | { kind: 'limit' }
   /** Not a stream whose verdict is zlib's (corrupt, or bytes after a member): decode with zlib. */
@@ -27,10 +37,11 @@ export type NativeInflateOutcome =
 /**
  * Inflates the gzip file at `srcPath` into `dstFd` (written from offset 0 with
  * pwrite), at most `maxOutput` bytes, reading with O_DIRECT when `direct`
- * (and the file system allows it). Rejects with an errno-coded error when a
- * file cannot be read or written.
+ * (and the file system allows it), capturing the tar's metadata blocks when
+ * `captureHeaders`. Rejects with an errno-coded error when a file cannot be
+ * read or written.
  */
-export type NativeInflate = (srcPath: string, dstFd: number, maxOutput: number, direct: boolean) => Promise<NativeInflateOutcome>;
+export type NativeInflate = (srcPath: string, dstFd: number, maxOutput: number, direct: boolean, captureHeaders?: boolean) => Promise<NativeInflateOutcome>;
 
 /** Environment variable that turns the native inflate off ("0"), leaving the igzip program. */
 export const NATIVE_INFLATE_ENV = 'OCI2FS_NATIVE_INFLATE';

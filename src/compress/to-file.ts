@@ -18,7 +18,7 @@ import { RatioGuard } from './guard.js';
 import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
 import { directReadable } from '../util/direct-io.js';
 import { opensslTool, sha256ByProcess } from './sha256-process.js';
-import { nativeInflate, type NativeInflate } from './native-inflate.js';
+import { nativeInflate, type InflateCapture, type NativeInflate } from './native-inflate.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
 import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
@@ -60,8 +60,12 @@ export interface DecompressToFileOptions extends DecompressOptions {
    * verdict holds (see igzip.ts), before the diffID hash: a reader may use
    * the temp file from then on, but nothing derived from it may be published
    * before decompressToFile resolved (it deletes the file if the check fails).
+   * Gets the tar's metadata blocks when the addon decoded it and
+   * `captureHeaders` asked for them.
    */
-  onDecoded?: () => void;
+  onDecoded?: (captured?: InflateCapture) => void;
+  /** Have the addon's inflate copy the tar's metadata blocks as they are decoded, for onDecoded (default false). */
+  captureHeaders?: boolean;
   /**
    * Publish with link(2) instead of rename(2), leaving the temp name for the
    * caller to delete: readers that took the temp path from onDecoded keep a
@@ -189,13 +193,14 @@ async function viaIsal(srcPath: string, tmp: string, opts: DecompressToFileOptio
   try {
     if (inflate) {
       // a file system that opens for O_DIRECT but refuses the reads (EINVAL): read it the ordinary way
-      const outcome = await inflate(srcPath, out.fd, limit, direct).catch((e: NodeJS.ErrnoException) =>
-        direct && e.code === 'EINVAL' ? inflate(srcPath, out.fd, limit, false) : Promise.reject(e),
+      const capture = opts.captureHeaders === true;
+      const outcome = await inflate(srcPath, out.fd, limit, direct, capture).catch((e: NodeJS.ErrnoException) =>
+        direct && e.code === 'EINVAL' ? inflate(srcPath, out.fd, limit, false, capture) : Promise.reject(e),
       );
       // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
       if (outcome.kind === 'limit') guard.addOutput(limit + 1);
       if (outcome.kind === 'ok') {
-        opts.onDecoded?.(); // hashed as it was decoded: no hash left to schedule (hashTurn)
+        opts.onDecoded?.(outcome.headers); // hashed as it was decoded: no hash left to schedule (hashTurn)
         result = { hex: outcome.sha256, size: outcome.size, by: 'native' };
       }
     } else {

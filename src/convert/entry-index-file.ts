@@ -16,6 +16,7 @@
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { readTarFile, type TarReadOptions } from '../tar/reader.js';
+import type { CapturedBlocks } from '../tar/captured.js';
 import type { TarEntry } from '../tar/entry.js';
 import { decodeEntryIndex, encodeEntryIndex } from '../tar/entry-index.js';
 
@@ -35,8 +36,17 @@ export interface IndexGate {
   track(write: Promise<void>): void;
 }
 
-/** The entries of the tar at `tarPath`: from its index when intact, else read from the tar (and indexed). */
-export async function* layerEntries(tarPath: string, index: EntryIndexRef | undefined, opts: TarReadOptions, gate?: IndexGate): AsyncGenerator<TarEntry> {
+/**
+ * The entries of the tar at `tarPath`: from its index when intact, else read
+ * from the tar (headers `captured` holds from memory), and indexed.
+ */
+export async function* layerEntries(
+  tarPath: string,
+  index: EntryIndexRef | undefined,
+  opts: TarReadOptions,
+  gate?: IndexGate,
+  captured?: CapturedBlocks,
+): AsyncGenerator<TarEntry> {
   const usable = index !== undefined && opts.limits === undefined;
   const size = usable ? (await stat(tarPath).catch(() => undefined))?.size : undefined;
   if (usable && size !== undefined) {
@@ -49,7 +59,7 @@ export async function* layerEntries(tarPath: string, index: EntryIndexRef | unde
   }
   // kept only when they will be indexed (a strict read with the default limits)
   const seen: TarEntry[] | undefined = usable && size !== undefined && !opts.lenient ? [] : undefined;
-  for await (const e of readTarFile(tarPath, opts)) {
+  for await (const e of readTarFile(tarPath, opts, captured)) {
     seen?.push(e);
     yield e;
   }

@@ -164,7 +164,13 @@ async function withImageTree<T>(
   let pending: Promise<unknown>[] = [];
   try {
     const tree = await treeFromLayers(
-      spill.paths.map((path, i) => ({ label: `layer ${i} (${img.layers[i].digest})`, path, ready: spill.ready[i], index: spill.indexes[i] })),
+      spill.paths.map((path, i) => ({
+        label: `layer ${i} (${img.layers[i].digest})`,
+        path,
+        ready: spill.ready[i],
+        index: spill.indexes[i],
+        captured: () => spill.takeCaptured(i),
+      })),
       {
         provenance: opts.provenance ? provenanceOf(ref, img) : false,
         enroot: opts.enroot ? enrootConfig(img) : undefined,

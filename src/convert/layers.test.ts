@@ -10,6 +10,7 @@ import { SPILL_WORKER_MIN_BYTES } from './spillers.js';
 import { isOci2fsError } from '../errors.js';
 import { igzipTools } from '../compress/igzip.js';
 import { opensslTool } from '../compress/sha256-process.js';
+import { nativeInflate } from '../compress/native-inflate.js';
 import { evict, residentBytes } from '../../test/harness/page-cache.js';
 
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -127,6 +128,30 @@ test('startSpill in processes: a layer igzip cannot be trusted with (two gzip me
     assert.ok(readFileSync(plan.finalPaths[0]).equals(Buffer.concat([a, b])), 'published under its diff_id');
     await plan.release();
     assert.deepEqual(readdirSync(join(f.root, 'diffs', 'sha256')).filter((n) => n.includes('.tmp-')), []);
+  } finally {
+    rmSync(f.root, { recursive: true, force: true });
+  }
+});
+
+const noNative = nativeInflate() ? false : 'the native addon was built without libisal (Debian package libisal-dev) or is missing';
+
+test('startSpill with the native inflate: each layer\'s captured blocks are handed out once; a layer spilled on a worker has none', { skip: noNative }, async () => {
+  const f = fixture(2, 1 << 20);
+  try {
+    const plan = await startSpill(f.root, f.layers, { jobs: 1 });
+    await Promise.all(plan.ready);
+    for (let i = 0; i < 2; i++) {
+      // not a tar: the walk keeps the first block (as a header) and stops there
+      const c = plan.takeCaptured(i);
+      assert.ok(c && Buffer.from(c.from(0)!).equals(f.plain[i].subarray(0, 512)), `layer ${i}: its first block`);
+      assert.equal(plan.takeCaptured(i), undefined, `layer ${i}: handed out once`);
+    }
+    await plan.done;
+    await plan.release();
+    const onWorkers = await startSpill(mkdtempSync(join(f.root, 'w-')), f.layers, { jobs: 1, processes: false });
+    await onWorkers.done;
+    assert.equal(onWorkers.takeCaptured(0), undefined);
+    await onWorkers.release();
   } finally {
     rmSync(f.root, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { limiter } from '../util/pool.js';
 import { deferred, handled, type Deferred } from '../util/deferred.js';
 import { bootIdentity, markerPath, usableDiff } from './unsynced.js';
 import { lazySpiller, likelyInProcesses } from './spillers.js';
+import { CapturedBlocks } from '../tar/captured.js';
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
 
@@ -104,6 +105,13 @@ export interface SpillPlan {
   present: { path: string; size: number }[];
   /** Per layer: its tar's entry index file and the sha256 (hex) it indexes (see entry-index-file.ts). */
   indexes: { path: string; sha256: string }[];
+  /**
+   * Layer i's metadata blocks as its spill decoded them (tar/captured.ts),
+   * once `ready[i]` resolved: handed out once, so the memory goes with the
+   * listing that takes them. Undefined where nothing was captured (a layer
+   * not decoded by the addon, or already there).
+   */
+  takeCaptured(i: number): CapturedBlocks | undefined;
 }
 
 /** Where the entry index of the tar with this diff_id lives (beside the spilled tars, also for layers stored uncompressed). */
@@ -173,6 +181,12 @@ export async function startSpill(
     await Promise.all(kept.splice(0).map((p) => unlink(p).catch(() => undefined)));
   };
   const ready: Promise<void>[] = new Array(layers.length).fill(Promise.resolve());
+  const captured: (CapturedBlocks | undefined)[] = new Array(layers.length);
+  const takeCaptured = (i: number): CapturedBlocks | undefined => {
+    const c = captured[i];
+    captured[i] = undefined;
+    return c;
+  };
   /** How a layer whose blob is there spills: in processes or on a thread of ours, reading the blob through the page cache or not. */
   const howToSpill = async (l: SpillInput, justWritten: boolean): Promise<{ inProcesses: boolean; justWritten: boolean }> => ({
     inProcesses: opts.processes !== false && (await spillsInProcesses(l.blobPath)),
@@ -229,7 +243,7 @@ export async function startSpill(
     const threaded = known ? !known.inProcesses : !likelyInProcesses(l, opts.processes !== false);
     todo.push({ i, dest, tmp, bytes, threaded, settle, ...(known ? { known } : {}) });
   }
-  if (todo.length === 0) return { paths, finalPaths, ready, done: Promise.resolve(), release, present, indexes };
+  if (todo.length === 0) return { paths, finalPaths, ready, done: Promise.resolve(), release, present, indexes, takeCaptured };
   const cores = availableParallelism();
   const byDefault = opts.processes !== false && nativeInflate() ? nativeSpillJobs(cores) : cores * SPILL_JOBS_PER_CORE;
   const jobs = Math.max(1, Math.min(opts.jobs ?? byDefault, todo.length));
@@ -267,7 +281,11 @@ export async function startSpill(
     const whole = decompressToFile(l.blobPath, dest, {
       ...spillOpts,
       hashByProcess: true,
-      onDecoded: () => settle.resolve(),
+      captureHeaders: true,
+      onDecoded: (headers) => {
+        if (headers) captured[i] = CapturedBlocks.from(headers);
+        settle.resolve();
+      },
       ...(opts.hashAfterDecode !== false ? { hashTurn } : {}),
     }).then(() => settle.resolve()); // a layer igzip could not be trusted with was decoded by zlib, without onDecoded
     checks.push(whole);
@@ -312,5 +330,5 @@ export async function startSpill(
       await threaded.close();
     }
   };
-  return { paths, finalPaths, ready, done: handled(run()), release, present, indexes };
+  return { paths, finalPaths, ready, done: handled(run()), release, present, indexes, takeCaptured };
 }

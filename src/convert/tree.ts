@@ -9,6 +9,7 @@ import { scanDirectory } from '../tree/scan.js';
 import type { TarReadOptions } from '../tar/reader.js';
 import type { TarEntry } from '../tar/entry.js';
 import { layerEntries, type EntryIndexRef, type IndexGate } from './entry-index-file.js';
+import type { CapturedBlocks } from '../tar/captured.js';
 import { finalizeTree, type FinalizeOptions } from '../finalize/finalize.js';
 import { parseDumpfile } from '../dumpfile/index.js';
 import type { ProgressListener } from '../events.js';
@@ -20,9 +21,18 @@ export interface TreeResult {
   pending?: Promise<unknown>[];
 }
 
+/** One layer's tar: when it can be read, its entry index, and the metadata blocks its spill captured (asked for once ready). */
+export interface LayerTar {
+  label: string;
+  path: string;
+  ready?: Promise<void>;
+  index?: EntryIndexRef;
+  captured?: () => CapturedBlocks | undefined;
+}
+
 /** Flattens uncompressed layer tars (in order) and finalizes the result. */
 export async function treeFromLayers(
-  tarPaths: { label: string; path: string; ready?: Promise<void>; index?: EntryIndexRef }[],
+  tarPaths: LayerTar[],
   finalize: FinalizeOptions,
   opts: { lenient?: boolean; events?: ProgressListener; verified?: Promise<void> },
 ): Promise<TreeResult> {
@@ -31,16 +41,16 @@ export async function treeFromLayers(
   const layers = tarPaths.map((l) => ({
     label: l.label,
     tarPath: l.path,
-    entries: entriesWhenReady(l.path, l.ready, l.index, { label: l.label, lenient: opts.lenient }, gate),
+    entries: entriesWhenReady(l, { label: l.label, lenient: opts.lenient }, gate),
   }));
   const { root, warnings } = await flattenLayers(layers, { lenient: opts.lenient, events: opts.events });
   return { tree: await finalizeTree(root, finalize), warnings, pending };
 }
 
 /** The entries of a layer tar (from its entry index when there is one), read once `ready` (its spill) settled. */
-async function* entriesWhenReady(path: string, ready: Promise<void> | undefined, index: EntryIndexRef | undefined, opts: TarReadOptions, gate?: IndexGate): AsyncGenerator<TarEntry> {
-  await ready;
-  yield* layerEntries(path, index, opts, gate);
+async function* entriesWhenReady(l: LayerTar, opts: TarReadOptions, gate?: IndexGate): AsyncGenerator<TarEntry> {
+  await l.ready;
+  yield* layerEntries(l.path, l.index, opts, gate, l.captured?.());
 }
 
 /** A directory on disk as a tree (`dir:PATH`), under the same root rule as layers. */

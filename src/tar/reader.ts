@@ -7,6 +7,7 @@ import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { TarEntry } from './entry.js';
 import { readEntries, type TarEntryWithData, type TarReadOptions } from './entries.js';
 import { FileSource, IterableSource } from './source.js';
+import type { CapturedBlocks } from './captured.js';
 
 export type { TarReadOptions, TarEntryWithData } from './entries.js';
 export { paddingFor, TAR_BLOCK, DEFAULT_TAR_LIMITS, type TarLimits } from './constants.js';
@@ -24,13 +25,13 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, opts: TarReadO
 
 /**
  * Like readTar, for an uncompressed tar file: data is skipped by seeking, so
- * listing a large layer reads only its headers. Throws E_IO when the file
- * cannot be opened.
+ * listing a large layer reads only its headers, and none that `captured`
+ * holds. Throws E_IO when the file cannot be opened.
  */
-export async function* readTarFile(path: string, opts: TarReadOptions): AsyncGenerator<TarEntry> {
+export async function* readTarFile(path: string, opts: TarReadOptions, captured?: CapturedBlocks): AsyncGenerator<TarEntry> {
   let src: FileSource;
   try {
-    src = await FileSource.open(path);
+    src = await FileSource.open(path, captured);
   } catch (e) {
     throw new Oci2fsError(ErrorCode.IO, `${opts.label}: cannot open tar file ${path}: ${(e as Error).message}`, { cause: e });
   }

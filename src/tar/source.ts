@@ -6,6 +6,7 @@
  */
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { CapturedBlocks } from './captured.js';
 
 /** Largest chunk a source hands out at once. */
 export const SOURCE_CHUNK = 1 << 20;
@@ -117,6 +118,7 @@ export const FILE_READAHEAD = 8 << 10;
  * is valid only until the next call (the tar reader copies what it keeps).
  * A fresh buffer per refill cost a 8 KiB ArrayBuffer per header read, whose
  * allocation and garbage collection were a third of listing a layer.
+ * Bytes a capture holds (captured.ts) are served from it, without a read.
  */
 export class FileSource implements ByteSource {
   position = 0;
@@ -126,18 +128,21 @@ export class FileSource implements ByteSource {
   /** Buffered window [winStart, winStart + win.length), a view of winBuf. */
   private win: Uint8Array = new Uint8Array(0);
   private winStart = 0;
+  /** Reads of the file so far (what a capture saves; for tests). */
+  fileReads = 0;
 
   private constructor(
     private readonly fh: FileHandle,
     private readonly size: number,
+    private readonly captured: CapturedBlocks | undefined,
   ) {}
 
-  /** Opens `path` (throws the fs error if it cannot). */
-  static async open(path: string): Promise<FileSource> {
+  /** Opens `path` (throws the fs error if it cannot); `captured` holds some of its bytes. */
+  static async open(path: string, captured?: CapturedBlocks): Promise<FileSource> {
     const fh = await open(path, 'r');
     try {
       const st = await fh.stat();
-      return new FileSource(fh, st.size);
+      return new FileSource(fh, st.size, captured);
     } catch (e) {
       await fh.close();
       throw e;
@@ -150,6 +155,7 @@ export class FileSource implements ByteSource {
    * costs more than the read itself.
    */
   private pread(n: number, at: number, buf: Buffer = Buffer.allocUnsafe(n)): Uint8Array {
+    this.fileReads++;
     let got = 0;
     while (got < n) {
       const bytesRead = readSync(this.fh.fd, buf, got, n - got, at + got);
@@ -163,8 +169,11 @@ export class FileSource implements ByteSource {
     const n = Math.min(max, this.size - this.position, SOURCE_CHUNK);
     if (n <= 0) return new Uint8Array(0);
     const inWin = this.position - this.winStart;
+    const held = this.captured?.from(this.position);
     let out: Uint8Array;
-    if (inWin >= 0 && inWin < this.win.length) {
+    if (held) {
+      out = held.subarray(0, n);
+    } else if (inWin >= 0 && inWin < this.win.length) {
       out = this.win.subarray(inWin, inWin + Math.min(n, this.win.length - inWin));
     } else if (n >= FILE_READAHEAD) {
       out = this.pread(n, this.position);
