@@ -9,6 +9,7 @@ import { tarInvalid, tarLimit, type TarContext } from './errors.js';
 import type { SparseRun } from './header.js';
 import { base64Decode, parsePaxInt, parsePaxTime, percentDecode, type PaxRecord } from './pax.js';
 import { latin1 } from './numeric.js';
+import { NO_XATTRS } from './entry.js';
 
 /** pax keys (POSIX) and vendor keys (SCHILY = star/GNU tar, LIBARCHIVE, GNU). */
 export const PAX_KEY = {
@@ -89,7 +90,7 @@ export function interpretPax(
   ctx: TarContext,
   limits: TarLimits,
 ): PaxOverrides {
-  if (globals.size === 0 && local.length === 0) return { xattrs: new Map() };
+  if (globals.size === 0 && local.length === 0) return { xattrs: NO_XATTRS };
   const kv = new Map(globals);
   const pairs: { key: string; value: Uint8Array }[] = [];
   for (const r of local) {
@@ -129,6 +130,8 @@ export function interpretPax(
   if (o.xattrs.size > 1) {
     // Byte order of the xattr names (both spellings merged above).
     o.xattrs = new Map([...o.xattrs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+  } else if (o.xattrs.size === 0) {
+    o.xattrs = NO_XATTRS;
   }
   const name = kv.get(PAX_KEY.SPARSE_NAME);
   if (name) o.path = latin1(name);

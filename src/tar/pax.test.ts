@@ -7,6 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodePaxRecord, formatPaxTime, parsePaxRecords, parsePaxTime } from './pax.js';
 import { isOci2fsError } from '../errors.js';
+import { interpretPax } from './extensions.js';
+import { NO_XATTRS } from './entry.js';
+import { DEFAULT_TAR_LIMITS } from './constants.js';
 
 const ctx = { label: 'pax-test', offset: 0 };
 
@@ -70,4 +73,18 @@ test('pax times parse exactly and format back to the same value', () => {
   }
   assert.equal(formatPaxTime(-2, 500_000_000), '-1.5');
   assert.equal(formatPaxTime(-1, 999_999_999), '-0.000000001');
+});
+
+test('entries without xattrs share NO_XATTRS, which refuses changes; entries with xattrs get maps of their own', () => {
+  const none = interpretPax(new Map(), [], ctx, DEFAULT_TAR_LIMITS);
+  const pathOnly = interpretPax(new Map(), parsePaxRecords(encodePaxRecord('path', Buffer.from('a/b')), ctx), ctx, DEFAULT_TAR_LIMITS);
+  assert.equal(none.xattrs, NO_XATTRS);
+  assert.equal(pathOnly.xattrs, NO_XATTRS, 'pax records but no xattrs');
+  const withX = interpretPax(new Map(), parsePaxRecords(encodePaxRecord('SCHILY.xattr.user.a', Buffer.from([1])), ctx), ctx, DEFAULT_TAR_LIMITS);
+  assert.notEqual(withX.xattrs, NO_XATTRS);
+  assert.deepEqual([...withX.xattrs], [['user.a', new Uint8Array([1])]]);
+  assert.throws(() => NO_XATTRS.set('user.x', new Uint8Array(0)), TypeError);
+  assert.throws(() => NO_XATTRS.delete('user.x'), TypeError);
+  assert.throws(() => NO_XATTRS.clear(), TypeError);
+  assert.equal(NO_XATTRS.size, 0);
 });

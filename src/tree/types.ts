@@ -80,7 +80,10 @@ interface InodeBase {
   mtimeNsec: number;
   /**
    * Extended attributes: name (byte string, e.g. "security.capability") →
-   * raw value bytes. Writers sort names by byte order themselves.
+   * raw value bytes. Writers sort names by byte order themselves. A map may
+   * be shared by several inodes (every inode from a tar entry without
+   * xattrs has the tar reader's one read-only empty map): assign a new map,
+   * never change one in place.
    */
   xattrs: Map<string, Uint8Array>;
 }
