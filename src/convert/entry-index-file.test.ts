@@ -32,16 +32,16 @@ test('layerEntries: the first read indexes the tar; later reads use the index, n
   const f = fixture();
   try {
     const direct = await all(readTarFile(f.tar, { label: 'l' }));
-    assert.deepEqual(await all(layerEntries(f.tar, f.index, { label: 'l' })), direct);
+    assert.deepEqual(await (layerEntries(f.tar, f.index, { label: 'l' })), direct);
     assert.ok(existsSync(f.index.path), 'index written');
     // Headers destroyed (same size): reading the tar would fail; the index still answers.
     const fd = openSync(f.tar, 'r+');
     writeSync(fd, Buffer.alloc(512, 0x41), 0, 512, 0);
     closeSync(fd);
     await assert.rejects(all(readTarFile(f.tar, { label: 'l' })));
-    assert.deepEqual(await all(layerEntries(f.tar, f.index, { label: 'l' })), direct);
+    assert.deepEqual(await (layerEntries(f.tar, f.index, { label: 'l' })), direct);
     // Custom limits ignore the index (it was made with the defaults).
-    await assert.rejects(all(layerEntries(f.tar, f.index, { label: 'l', limits: { maxEntries: 1000 } })));
+    await assert.rejects((layerEntries(f.tar, f.index, { label: 'l', limits: { maxEntries: 1000 } })));
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }
@@ -51,14 +51,14 @@ test('layerEntries: a damaged index is ignored and rewritten; lenient reads writ
   const f = fixture();
   try {
     const direct = await all(readTarFile(f.tar, { label: 'l' }));
-    await all(layerEntries(f.tar, f.index, { label: 'l', lenient: true }));
+    await (layerEntries(f.tar, f.index, { label: 'l', lenient: true }));
     assert.equal(existsSync(f.index.path), false, 'a lenient read may have skipped entries: no index');
-    await all(layerEntries(f.tar, f.index, { label: 'l' }));
+    await (layerEntries(f.tar, f.index, { label: 'l' }));
     const good = readFileSync(f.index.path);
     const bad = Buffer.from(good);
     bad[bad.length >> 1] ^= 0xff;
     writeFileSync(f.index.path, bad);
-    assert.deepEqual(await all(layerEntries(f.tar, f.index, { label: 'l' })), direct);
+    assert.deepEqual(await (layerEntries(f.tar, f.index, { label: 'l' })), direct);
     assert.deepEqual(readFileSync(f.index.path), good, 'rewritten from the tar');
   } finally {
     rmSync(f.dir, { recursive: true, force: true });

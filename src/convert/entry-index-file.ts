@@ -15,10 +15,10 @@
  */
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { readTarFile, type TarReadOptions } from '../tar/reader.js';
+import { listTarFile, type TarReadOptions } from '../tar/reader.js';
 import type { CapturedBlocks } from '../tar/captured.js';
 import type { TarEntry } from '../tar/entry.js';
-import { decodeEntryIndex, encodeEntryIndex } from '../tar/entry-index.js';
+import { decodeEntryIndex, EntryIndexBuilder } from '../tar/entry-index.js';
 
 /** Where a layer's index is and which tar (sha256 hex) it belongs to. */
 export interface EntryIndexRef {
@@ -37,36 +37,32 @@ export interface IndexGate {
 }
 
 /**
- * The entries of the tar at `tarPath`: from its index when intact, else read
- * from the tar (headers `captured` holds from memory), and indexed.
+ * The entries of the tar at `tarPath`, in archive order: from its index when
+ * intact, else read from the tar (headers `captured` holds from memory), and
+ * indexed.
  */
-export async function* layerEntries(
+export async function layerEntries(
   tarPath: string,
   index: EntryIndexRef | undefined,
   opts: TarReadOptions,
   gate?: IndexGate,
   captured?: CapturedBlocks,
-): AsyncGenerator<TarEntry> {
+): Promise<TarEntry[]> {
   const usable = index !== undefined && opts.limits === undefined;
   const size = usable ? (await stat(tarPath).catch(() => undefined))?.size : undefined;
   if (usable && size !== undefined) {
     const bytes = await readFile(index.path).catch(() => undefined);
     const entries = bytes && decodeEntryIndex(bytes, { sha256: index.sha256, size });
-    if (entries) {
-      yield* entries;
-      return;
-    }
+    if (entries) return entries;
   }
-  // kept only when they will be indexed (a strict read with the default limits)
-  const seen: TarEntry[] | undefined = usable && size !== undefined && !opts.lenient ? [] : undefined;
-  for await (const e of readTarFile(tarPath, opts, captured)) {
-    seen?.push(e);
-    yield e;
-  }
-  if (!seen || !index || size === undefined) return;
-  const write = (): Promise<void> => writeIndex(index.path, encodeEntryIndex(seen, { sha256: index.sha256, size }));
+  // indexed only after a strict read with the default limits
+  const builder = usable && size !== undefined && !opts.lenient ? new EntryIndexBuilder() : undefined;
+  const entries = await listTarFile(tarPath, opts, captured, builder && ((e) => builder.add(e)));
+  if (!builder || !index || size === undefined) return entries;
+  const write = (): Promise<void> => writeIndex(index.path, builder.finish({ sha256: index.sha256, size }));
   if (!gate) await write();
   else gate.track(gate.verified.then(write, () => undefined)); // a tar that failed its check is not indexed
+  return entries;
 }
 
 async function writeIndex(path: string, bytes: Buffer): Promise<void> {

@@ -38,19 +38,20 @@ export async function treeFromLayers(
 ): Promise<TreeResult> {
   const pending: Promise<unknown>[] = [];
   const gate = opts.verified ? { verified: opts.verified, track: (p: Promise<void>) => void pending.push(p) } : undefined;
-  const layers = tarPaths.map((l) => ({
-    label: l.label,
-    tarPath: l.path,
-    entries: entriesWhenReady(l, { label: l.label, lenient: opts.lenient }, gate),
-  }));
+  const layers = tarPaths.map((l) => {
+    // each layer is listed as soon as it is ready, whatever the order: only applying them is in order
+    const entries = entriesWhenReady(l, { label: l.label, lenient: opts.lenient }, gate);
+    entries.catch(() => undefined); // a failure is flatten's to report, when it comes to that layer
+    return { label: l.label, tarPath: l.path, entries };
+  });
   const { root, warnings } = await flattenLayers(layers, { lenient: opts.lenient, events: opts.events });
   return { tree: await finalizeTree(root, finalize), warnings, pending };
 }
 
 /** The entries of a layer tar (from its entry index when there is one), read once `ready` (its spill) settled. */
-async function* entriesWhenReady(l: LayerTar, opts: TarReadOptions, gate?: IndexGate): AsyncGenerator<TarEntry> {
+async function entriesWhenReady(l: LayerTar, opts: TarReadOptions, gate?: IndexGate): Promise<TarEntry[]> {
   await l.ready;
-  yield* layerEntries(l.path, l.index, opts, gate, l.captured?.());
+  return layerEntries(l.path, l.index, opts, gate, l.captured?.());
 }
 
 /** A directory on disk as a tree (`dir:PATH`), under the same root rule as layers. */

@@ -48,3 +48,10 @@ test('entry index: not used for another tar, another size, or when damaged, trun
   assert.equal(decodeEntryIndex(Buffer.alloc(0), TAR), undefined, 'empty');
   assert.deepEqual(decodeEntryIndex(encodeEntryIndex([], TAR), TAR), [], 'an empty tar has an empty index');
 });
+
+test('entry index: thousands of entries (the builder\'s columns grow several times) round-trip in order', () => {
+  const many = Array.from({ length: 5000 }, (_, i) =>
+    entry({ path: `d/${i}`, size: i, dataOffset: 512 * (2 * i + 1), dataLength: i, mtimeSec: i - 2500, ...(i % 997 === 0 ? { xattrs: new Map([['user.i', new Uint8Array([i & 0xff])]]) } : {}) }),
+  );
+  assert.deepEqual(decodeEntryIndex(encodeEntryIndex(many, TAR), TAR), many);
+});

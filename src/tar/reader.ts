@@ -39,6 +39,28 @@ export async function* readTarFile(path: string, opts: TarReadOptions, captured?
 }
 
 /**
+ * Every entry of an uncompressed tar file, like readTarFile, as one list;
+ * `onEntry` sees each as it is decoded. A layer's entries are all needed
+ * before any is applied (tree/flatten.ts), and a listing without a
+ * generator per consumer in between costs less: a promise and an iterator
+ * result per entry and level. Throws like readTarFile.
+ */
+export async function listTarFile(path: string, opts: TarReadOptions, captured?: CapturedBlocks, onEntry?: (e: TarEntry) => void): Promise<TarEntry[]> {
+  let src: FileSource;
+  try {
+    src = await FileSource.open(path, captured);
+  } catch (e) {
+    throw new Oci2fsError(ErrorCode.IO, `${opts.label}: cannot open tar file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const out: TarEntry[] = [];
+  for await (const { entry } of readEntries(src, opts)) {
+    onEntry?.(entry);
+    out.push(entry);
+  }
+  return out;
+}
+
+/**
  * Reads entries together with their data. Consume `data` before asking for
  * the next entry; unconsumed data is skipped then (and iterating it later
  * throws). The source is pulled only as fast as the consumer reads.

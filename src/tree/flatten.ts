@@ -29,7 +29,8 @@ export interface LayerInput {
   label: string;
   /** Path of the uncompressed layer tar: file contents are referenced from it, never copied into memory. */
   tarPath: string;
-  entries: AsyncIterable<TarEntry>;
+  /** Its entries in archive order: streamed, or listed (then no promise per entry on the way). */
+  entries: AsyncIterable<TarEntry> | Promise<readonly TarEntry[]>;
 }
 
 export interface FlattenOptions {
@@ -177,20 +178,22 @@ export async function applyLayer(root: DirInode, layer: LayerInput, lenient: boo
   const ctx: Ctx = { root, layer, lenient, warn };
   const adds: [TarEntry, string[]][] = [];
   let count = 0;
-  for await (const e of layer.entries) {
+  const visit = (e: TarEntry): void => {
     count++;
     const comps = normalizeComponents(e.path);
     if (comps === null) {
       problem(ctx, unsafePath(layer.label, e.path));
-      continue;
+      return;
     }
-    if (isAufsMeta(comps)) continue; // AUFS bookkeeping (hardlink pool etc.), never image content
+    if (isAufsMeta(comps)) return; // AUFS bookkeeping (hardlink pool etc.), never image content
     if (isWhiteout(comps)) {
       applyWhiteout(ctx, e, comps);
     } else {
       adds.push([e, comps]); // metadata only: memory grows with the entry count
     }
-  }
+  };
+  if (layer.entries instanceof Promise) for (const e of await layer.entries) visit(e);
+  else for await (const e of layer.entries) visit(e);
   for (const [e, comps] of adds) applyEntry(ctx, e, comps);
   return count;
 }
