@@ -12,7 +12,7 @@
  */
 import { Oci2fsError, ErrorCode } from '../errors.js';
 import type { ProgressListener } from '../events.js';
-import type { TarEntry } from '../tar/entry.js';
+import { NO_XATTRS, type TarEntry } from '../tar/entry.js';
 import { IMPLICIT_DIR, joinPath, lookup, newDir, normalizeComponents, resolveDir, unsafePath } from './path.js';
 import { applyRootMetadata } from './root.js';
 import type { DirInode, Inode } from './types.js';
@@ -63,7 +63,9 @@ function describe(ctx: Ctx, e: TarEntry): string {
 
 /** Builds the inode a (non-hardlink) tar entry describes. */
 export function inodeFromEntry(e: TarEntry, tarPath: string): Inode {
-  const base = { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, xattrs: new Map(e.xattrs) };
+  // an entry without xattrs shares the reader's empty map (tree maps are replaced, never changed)
+  const xattrs = e.xattrs.size === 0 ? NO_XATTRS : new Map(e.xattrs);
+  const base = { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, xattrs };
   switch (e.type) {
     case 'file': {
       const content = { kind: 'file' as const, path: tarPath, offset: e.dataOffset, length: e.dataLength, ...(e.sparse ? { sparse: e.sparse.map((s) => ({ ...s })) } : {}) };
@@ -88,7 +90,7 @@ function applyWhiteout(ctx: Ctx, e: TarEntry, comps: string[]): void {
   const base = comps[comps.length - 1];
   // The parent is resolved like any entry's (symlinks followed inside the
   // tree), as umoci and containerd's non-overlay appliers do (docs/tree.md).
-  const parent = resolveDir(ctx.root, comps.slice(0, -1), false);
+  const parent = resolveDir(ctx.root, comps, false, comps.length - 1);
   if (!parent.ok) return; // nothing there to hide: no-op, nothing created
   const dir = parent.dir;
   if (base === OPAQUE_WHITEOUT) {
@@ -105,7 +107,7 @@ function applyWhiteout(ctx: Ctx, e: TarEntry, comps: string[]): void {
 
 /** The directory that holds the entry (created as needed), or null after reporting a problem. */
 function parentOf(ctx: Ctx, e: TarEntry, comps: string[]): { dir: DirInode; name: string } | null {
-  const parent = resolveDir(ctx.root, comps.slice(0, -1), true);
+  const parent = resolveDir(ctx.root, comps, true, comps.length - 1);
   if (!parent.ok) {
     const why = parent.reason === 'loop' ? 'too many levels of symbolic links' : 'is not a directory';
     problem(ctx, new Oci2fsError(ErrorCode.TAR_INVALID, `${describe(ctx, e)}: parent ${JSON.stringify(parent.at)} ${why}`));

@@ -52,7 +52,10 @@ export type ResolveFailure =
   | { ok: false; reason: 'notdir'; at: string }
   | { ok: false; reason: 'loop'; at: string };
 
-export type ResolveResult = { ok: true; dir: DirInode; created: DirInode[] } | ResolveFailure;
+export type ResolveResult = { ok: true; dir: DirInode; created: readonly DirInode[] } | ResolveFailure;
+
+/** `created` of a resolution that created nothing (shared). */
+const NONE_CREATED: readonly DirInode[] = Object.freeze([]);
 
 /**
  * Resolves `components` (a normalised directory path) to a directory of the
@@ -60,9 +63,24 @@ export type ResolveResult = { ok: true; dir: DirInode; created: DirInode[] } | R
  * target restarts at the root, ".." stops at the root), as containerd and
  * umoci resolve the parent of an entry; the host filesystem is never
  * involved. With `create`, missing directories are created with
- * IMPLICIT_DIR metadata (and reported in `created`).
+ * IMPLICIT_DIR metadata (and reported in `created`). Only the first `end`
+ * components count (default: all).
  */
-export function resolveDir(root: DirInode, components: readonly string[], create: boolean): ResolveResult {
+export function resolveDir(root: DirInode, components: readonly string[], create: boolean, end = components.length): ResolveResult {
+  // The common case, every component a directory that is there: no copies, no stacks (one call per tar entry).
+  let dir = root;
+  let i = 0;
+  for (; i < end; i++) {
+    const child = dir.children.get(components[i]); // never "", "." or ".." (DirInode.children)
+    if (child === undefined || child.kind !== 'dir') break;
+    dir = child;
+  }
+  if (i === end) return { ok: true, dir, created: NONE_CREATED };
+  return resolveWalking(root, end === components.length ? components : components.slice(0, end), create);
+}
+
+/** resolveDir beyond the common case: symlinks, ".", "..", missing directories. */
+function resolveWalking(root: DirInode, components: readonly string[], create: boolean): ResolveResult {
   const stack: DirInode[] = [root];
   const names: string[] = [];
   const todo = [...components].reverse();
@@ -107,7 +125,7 @@ export function resolveDir(root: DirInode, components: readonly string[], create
 /** Looks up a path without following a symlink in its last component. */
 export function lookup(root: DirInode, components: readonly string[]): Inode | undefined {
   if (components.length === 0) return root;
-  const parent = resolveDir(root, components.slice(0, -1), false);
+  const parent = resolveDir(root, components, false, components.length - 1);
   if (!parent.ok) return undefined;
   return parent.dir.children.get(components[components.length - 1]);
 }
