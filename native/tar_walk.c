@@ -153,21 +153,21 @@ static void meta_done(tar_walk_t *w, uint64_t size) {
   else if (r > 0) w->pax_size = (double)v;
 }
 
-/* A whole header block was captured; `pos` is just past it. */
-static void on_header(tar_walk_t *w) {
+/* A whole header block `b` was captured; `pos` is just past it. */
+static void on_header(tar_walk_t *w, const unsigned char *b) {
   int zero = 1;
-  for (size_t i = 0; i < TAR_BLOCK && zero; i++) zero = w->block[i] == 0;
+  for (size_t i = 0; i < TAR_BLOCK && zero; i++) zero = b[i] == 0;
   if (zero) {
     if (++w->zero_blocks >= 2) w->state = W_DONE; /* end of archive */
     return;
   }
   w->zero_blocks = 0;
   uint64_t size;
-  if (!number(w->block + SIZE_OFF, SIZE_LEN, &size) || size > MAX_SAFE) {
+  if (!number(b + SIZE_OFF, SIZE_LEN, &size) || size > MAX_SAFE) {
     w->state = W_DONE;
     return;
   }
-  unsigned char type = w->block[TYPE_OFF];
+  unsigned char type = b[TYPE_OFF];
   uint64_t area = w->pax_size >= 0 ? (uint64_t)w->pax_size : size;
   switch (type) {
     case 'x':
@@ -195,7 +195,7 @@ static void on_header(tar_walk_t *w) {
       return;
     case 'S':
       w->pax_size = -1;
-      if (w->block[GNU_ISEXTENDED_OFF]) {
+      if (b[GNU_ISEXTENDED_OFF]) {
         w->sparse_area = area;
         w->state = W_EXT;
         return;
@@ -226,20 +226,29 @@ void tar_walk_feed(tar_walk_t *w, const unsigned char *p, size_t n) {
         w->pos += k;
         if (w->pos == w->until) meta_done(w, w->meta_size);
         break;
-      default: /* W_HEADER, W_EXT: gather a whole block */
-        k = TAR_BLOCK - w->have < n ? TAR_BLOCK - w->have : n;
-        memcpy(w->block + w->have, p, k);
-        w->have += k;
-        w->pos += k;
-        if (w->have == TAR_BLOCK) {
-          w->have = 0;
-          if (!append(w, w->pos - TAR_BLOCK, w->block, TAR_BLOCK)) {
-            w->state = W_DONE;
-            return;
+      default: { /* W_HEADER, W_EXT: a whole block, gathered in w->block only when it spans two chunks */
+        const unsigned char *blk = p;
+        if (w->have == 0 && n >= TAR_BLOCK) {
+          k = TAR_BLOCK;
+        } else {
+          k = TAR_BLOCK - w->have < n ? TAR_BLOCK - w->have : n;
+          memcpy(w->block + w->have, p, k);
+          w->have += k;
+          if (w->have < TAR_BLOCK) {
+            w->pos += k;
+            break;
           }
-          if (w->state == W_HEADER) on_header(w);
-          else if (!w->block[GNU_EXT_ISEXTENDED_OFF]) skip(w, w->sparse_area);
+          w->have = 0;
+          blk = w->block;
         }
+        w->pos += k;
+        if (!append(w, w->pos - TAR_BLOCK, blk, TAR_BLOCK)) {
+          w->state = W_DONE;
+          return;
+        }
+        if (w->state == W_HEADER) on_header(w, blk);
+        else if (!blk[GNU_EXT_ISEXTENDED_OFF]) skip(w, w->sparse_area);
+      }
     }
     p += k;
     n -= k;
