@@ -77,15 +77,29 @@ class EntryData implements AsyncIterable<Uint8Array> {
   }
 }
 
+/** Up to `n` bytes, without a promise where the source allows it (ByteSource.readNow). */
+function read(src: ByteSource, n: number): Uint8Array | Promise<Uint8Array> {
+  return src.readNow ? src.readNow(n) : src.read(n);
+}
+
 /** Reads exactly n bytes or fails as truncated. */
 async function readExact(src: ByteSource, n: number, ctx: TarContext): Promise<Uint8Array> {
-  const b = await src.read(n);
+  const b = await read(src, n);
   if (b.length !== n) throw tarInvalid(ctx, 'archive is truncated');
   return b;
 }
 
-async function skipExact(src: ByteSource, n: number, ctx: TarContext): Promise<void> {
-  if ((await src.skip(n)) !== n) throw tarInvalid(ctx, 'archive ends inside an entry (truncated)');
+const truncatedEntry = (ctx: TarContext): Oci2fsError => tarInvalid(ctx, 'archive ends inside an entry (truncated)');
+
+/** Skips exactly n bytes or fails as truncated; a promise only where the source has to wait. */
+function skipExact(src: ByteSource, n: number, ctx: TarContext): void | Promise<void> {
+  if (src.skipNow) {
+    if (src.skipNow(n) !== n) throw truncatedEntry(ctx);
+    return;
+  }
+  return src.skip(n).then((k) => {
+    if (k !== n) throw truncatedEntry(ctx);
+  });
 }
 
 /**
@@ -118,14 +132,15 @@ export async function* readEntries(src: ByteSource, opts: TarReadOptions): Async
   try {
     for (;;) {
       ctx.offset = src.position;
-      let block = await src.read(TAR_BLOCK);
+      const r = read(src, TAR_BLOCK);
+      let block = r instanceof Promise ? await r : r;
       if (block.length === 0) {
         if (pendingMeta) throw tarInvalid(ctx, 'archive ends after an extension header, before its entry');
         break;
       }
       if (block.length < TAR_BLOCK) throw tarInvalid(ctx, 'archive ends inside a header block (truncated)');
       if (isZeroBlock(block)) {
-        const next = await src.read(TAR_BLOCK);
+        const next = await read(src, TAR_BLOCK);
         if (next.length === 0 || isZeroBlock(next)) {
           if (pendingMeta) throw tarInvalid(ctx, 'end of archive right after an extension header');
           await src.drain();
@@ -189,7 +204,8 @@ export async function* readEntries(src: ByteSource, opts: TarReadOptions): Async
         continue;
       }
       const pax = interpretPax(globals, local, ctx, limits);
-      const built = await buildEntry(src, h, type, pax, longName, longLink, ctx, limits);
+      const b = buildEntry(src, h, type, pax, longName, longLink, ctx, limits);
+      const built = b instanceof Promise ? await b : b;
       local = [];
       localBytes = 0;
       longName = longLink = undefined;
@@ -197,7 +213,8 @@ export async function* readEntries(src: ByteSource, opts: TarReadOptions): Async
       const data = new EntryData(src, built.entry.dataLength, { ...ctx });
       yield { entry: built.entry, data };
       data.stale = true;
-      await skipExact(src, data.remaining + built.trailing, ctx);
+      const skipped = skipExact(src, data.remaining + built.trailing, ctx);
+      if (skipped) await skipped;
     }
   } finally {
     await src.close();
@@ -208,8 +225,9 @@ export async function* readEntries(src: ByteSource, opts: TarReadOptions): Async
  * Turns a decoded header plus its extensions into a TarEntry, reading GNU
  * sparse extension blocks / the sparse 1.0 map (which precede the data).
  * `trailing` is what follows the packed data in the data area (padding).
+ * Only an entry with a sparse map to read returns a promise.
  */
-async function buildEntry(
+function buildEntry(
   src: ByteSource,
   h: RawHeader,
   headerType: TarEntryType,
@@ -218,7 +236,7 @@ async function buildEntry(
   longLink: string | undefined,
   ctx: TarContext,
   limits: TarLimits,
-): Promise<{ entry: TarEntry; trailing: number }> {
+): Built | Promise<Built> {
   const path = pax.path ?? longName ?? h.name;
   let type = headerType;
   // A regular file whose name ends in "/" is a directory (old tars, GNU tar rule).
@@ -246,6 +264,28 @@ async function buildEntry(
     dataOffset: 0,
     dataLength: type === 'file' ? declared : 0,
   };
+  if (h.gnuSparse || (pax.sparse && type === 'file')) return withSparseMap(src, h, pax, entry, declared, areaSize, ctx, limits);
+  entry.dataOffset = src.position;
+  return { entry, trailing: areaSize - entry.dataLength + paddingFor(areaSize) };
+}
+
+/** An entry's data area as it is stored: packed data, then padding (`trailing`). */
+interface Built {
+  entry: TarEntry;
+  trailing: number;
+}
+
+/** buildEntry for a sparse file: its GNU extension blocks or sparse 1.0 map are read first. */
+async function withSparseMap(
+  src: ByteSource,
+  h: RawHeader,
+  pax: PaxOverrides,
+  entry: TarEntry,
+  declared: number,
+  areaSize: number,
+  ctx: TarContext,
+  limits: TarLimits,
+): Promise<Built> {
   let runs: SparseRun[] | undefined;
   let realSize = 0;
   let mapBytes = 0;
@@ -259,7 +299,7 @@ async function buildEntry(
       if (runs.length > limits.maxSparseSegments) throw tarLimit(ctx, 'too many sparse segments', 'maxSparseSegments');
       extended = ext[GNU_EXT_ISEXTENDED_OFFSET] !== 0;
     }
-  } else if (pax.sparse && type === 'file') {
+  } else if (pax.sparse) {
     realSize = pax.sparse.realSize;
     if (pax.sparse.version === '1.0') {
       const max = Math.min(maxSparse10MapBytes(limits), declared - (declared % TAR_BLOCK));

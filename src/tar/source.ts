@@ -25,6 +25,13 @@ export interface ByteSource {
   readSome(max: number): Promise<Uint8Array>;
   /** Skips up to `n` bytes; returns how many were skipped (fewer at end of stream). */
   skip(n: number): Promise<number>;
+  /**
+   * read and skip without a promise, for a source that never has to wait
+   * (a file): listing a layer is a few reads per entry, and a promise per
+   * read was a good part of it.
+   */
+  readNow?(n: number): Uint8Array;
+  skipNow?(n: number): number;
   /** Consumes everything that is left (so upstream digests see the whole stream). */
   drain(): Promise<void>;
   /** Releases the underlying stream or file. Idempotent. */
@@ -166,6 +173,10 @@ export class FileSource implements ByteSource {
   }
 
   async readSome(max: number): Promise<Uint8Array> {
+    return this.readSomeNow(max);
+  }
+
+  private readSomeNow(max: number): Uint8Array {
     const n = Math.min(max, this.size - this.position, SOURCE_CHUNK);
     if (n <= 0) return new Uint8Array(0);
     const inWin = this.position - this.winStart;
@@ -187,13 +198,17 @@ export class FileSource implements ByteSource {
   }
 
   async read(n: number): Promise<Uint8Array> {
-    const first = await this.readSome(n);
+    return this.readNow(n);
+  }
+
+  readNow(n: number): Uint8Array {
+    const first = this.readSomeNow(n);
     if (first.length === n || first.length === 0) return first;
     const out = new Uint8Array(n);
     out.set(first, 0);
     let got = first.length;
     while (got < n) {
-      const part = await this.readSome(n - got);
+      const part = this.readSomeNow(n - got);
       if (part.length === 0) break;
       out.set(part, got);
       got += part.length;
@@ -202,6 +217,10 @@ export class FileSource implements ByteSource {
   }
 
   async skip(n: number): Promise<number> {
+    return this.skipNow(n);
+  }
+
+  skipNow(n: number): number {
     const k = Math.max(0, Math.min(n, this.size - this.position));
     this.position += k;
     return k;
