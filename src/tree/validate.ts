@@ -27,14 +27,15 @@ function checkName(path: string, name: string): void {
   }
 }
 
+const validId = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= ID_MAX;
+
 function checkInode(path: string, inode: Inode): void {
   if (!Number.isInteger(inode.mode) || inode.mode < 0 || inode.mode > 0o7777) fail(path, `mode ${inode.mode} out of range`);
-  for (const [k, v] of [['uid', inode.uid], ['gid', inode.gid]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > ID_MAX) fail(path, `${k} ${v} out of range`);
-  }
+  if (!validId(inode.uid)) fail(path, `uid ${inode.uid} out of range`);
+  if (!validId(inode.gid)) fail(path, `gid ${inode.gid} out of range`);
   if (!Number.isSafeInteger(inode.mtimeSec)) fail(path, 'mtime seconds not an integer');
   if (!Number.isInteger(inode.mtimeNsec) || inode.mtimeNsec < 0 || inode.mtimeNsec > 999_999_999) fail(path, 'mtime nanoseconds out of range');
-  for (const key of inode.xattrs.keys()) {
+  if (inode.xattrs.size > 0) for (const key of inode.xattrs.keys()) {
     if (key.length === 0) fail(path, 'empty xattr name');
     if (!key.includes('.')) fail(path, `xattr name ${JSON.stringify(key)} has no namespace`);
   }
