@@ -32,6 +32,11 @@ import { keyedWriterOptions, type WriterOptions } from './writer-options.js';
 const builder = () =>
   Promise.all([import('./layers.js'), import('./tree.js'), import('./write.js'), import('./read-ahead.js')]).then(([l, t, w, r]) => ({ ...l, ...t, ...w, ...r }));
 
+/** Starts loading what a build needs, `format`'s writer included; a failure shows where they are used. */
+function preloadBuilder(format: Format): void {
+  builder().then((b) => b.preloadWriter(format), () => undefined);
+}
+
 export interface ImportOptions {
   store: Store;
   /** Registry/source options (platform, credentials, jobs, offline...). */
@@ -221,6 +226,8 @@ async function importOnce(ref: ImageReference, opts: ImportOptions): Promise<Imp
     return { output, format: opts.format, canonical, cached: false, facts, warnings: t.warnings };
   }
 
+  // Without the cache a build is certain: its modules and writer load while the registry answers (~50 ms).
+  if (!opts.cache || !isCacheable(opts.format)) preloadBuilder(opts.format);
   const img = await resolveImage(ref, { ...opts.source, store: opts.store, events: opts.events });
   const base = {
     output,
