@@ -29,13 +29,16 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, opts: TarReadO
  * holds. Throws E_IO when the file cannot be opened.
  */
 export async function* readTarFile(path: string, opts: TarReadOptions, captured?: CapturedBlocks): AsyncGenerator<TarEntry> {
-  let src: FileSource;
+  for await (const { entry } of readEntries(await openTarFile(path, opts, captured), opts)) yield entry;
+}
+
+/** A tar file as a FileSource; E_IO naming the archive when it cannot be opened. */
+async function openTarFile(path: string, opts: TarReadOptions, captured: CapturedBlocks | undefined): Promise<FileSource> {
   try {
-    src = await FileSource.open(path, captured);
+    return await FileSource.open(path, captured);
   } catch (e) {
     throw new Oci2fsError(ErrorCode.IO, `${opts.label}: cannot open tar file ${path}: ${(e as Error).message}`, { cause: e });
   }
-  for await (const { entry } of readEntries(src, opts)) yield entry;
 }
 
 /**
@@ -46,14 +49,8 @@ export async function* readTarFile(path: string, opts: TarReadOptions, captured?
  * result per entry and level. Throws like readTarFile.
  */
 export async function listTarFile(path: string, opts: TarReadOptions, captured?: CapturedBlocks, onEntry?: (e: TarEntry) => void): Promise<TarEntry[]> {
-  let src: FileSource;
-  try {
-    src = await FileSource.open(path, captured);
-  } catch (e) {
-    throw new Oci2fsError(ErrorCode.IO, `${opts.label}: cannot open tar file ${path}: ${(e as Error).message}`, { cause: e });
-  }
   const out: TarEntry[] = [];
-  for await (const { entry } of readEntries(src, opts)) {
+  for await (const { entry } of readEntries(await openTarFile(path, opts, captured), opts)) {
     onEntry?.(entry);
     out.push(entry);
   }
