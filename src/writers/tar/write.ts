@@ -17,6 +17,7 @@ import { Oci2fsError, ErrorCode } from '../../errors.js';
 import type { ProgressListener } from '../../events.js';
 import { encodeHeader, endOfArchive, paddingFor, sparseStandInName, type SparseHeader } from '../../tar/encode.js';
 import { encodeSparseMap } from '../../tar/sparse.js';
+import { NO_XATTRS } from '../../tar/entry.js';
 import type { TarHeaderInput } from '../../tar/encode.js';
 import { readContent, readFile } from '../../tree/content.js';
 import { ImageOutput } from '../output.js';
@@ -48,8 +49,6 @@ interface Planned {
   sparse?: SparseHeader & { map: Uint8Array; src: Extract<Content, { kind: 'file' }> };
 }
 
-/** No xattrs (hardlink entries carry none: they are the first path's). */
-const NO_XATTRS: ReadonlyMap<string, Uint8Array> = new Map();
 
 /**
  * One header, always built with the same fields in the same order (one
@@ -68,7 +67,7 @@ function header(inode: Inode, path: string, type: TarHeaderInput['type'], size =
     linkname,
     devMajor,
     devMinor,
-    xattrs: type === 'hardlink' ? (NO_XATTRS as Map<string, Uint8Array>) : inode.xattrs,
+    xattrs: type === 'hardlink' ? NO_XATTRS : inode.xattrs, // hardlink entries carry none: they are the first path's
   };
 }
 
