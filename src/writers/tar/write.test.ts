@@ -10,6 +10,8 @@ import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTar } from './write.js';
+import { planTar, planTarChunks, PLAN_CHUNK, tarName } from './plan.js';
+import { walk } from '../../tree/types.js';
 import { buildQuirkTrees } from '../../../test/quirks/corpus.js';
 import { describeTree } from '../../../test/quirks/describe.js';
 import { scanDirectory } from '../../tree/scan.js';
@@ -156,4 +158,57 @@ test('sparse files are GNU sparse 1.0 entries: only their data is stored, GNU ta
   assert.equal(data.subarray(40960, 40960 + 1024).toString('latin1'), 'b'.repeat(1024));
   assert.equal(data.subarray(512, 40960).every((b) => b === 0), true);
   assert.equal((await readFile(join(x, 'allhole'))).length, 8192);
+});
+
+test('planTarChunks: chunks of any size put together are planTar, in walk order, each at most the size asked', () => {
+  for (const { name, tree } of trees) {
+    const whole = planTar(tree).map((p) => p.header);
+    // the order is walk()'s (the reference walk in tree/types.ts), sockets left out
+    const walked: string[] = [];
+    walk(tree.root, (path, inode) => {
+      if (inode.kind !== 'socket') walked.push(tarName(path, inode));
+    });
+    assert.deepEqual(planTar(tree).map((p) => p.sparse?.realPath ?? p.header.path), walked, `${name}: walk order`);
+    for (const size of [1, 2, 3, 7]) {
+      const chunks = [...planTarChunks(tree, () => {}, size)];
+      assert.ok(chunks.every((c) => c.length >= 1 && c.length <= size), `${name}: chunk sizes`);
+      assert.deepEqual(chunks.flat().map((p) => p.header), whole, `${name}, chunks of ${size}`);
+    }
+  }
+});
+
+test('writeTar of a tree of more entries than one plan chunk: file and stream bytes equal, GNU tar lists every entry in order', async () => {
+  const { validateTree } = await import('../../tree/validate.js');
+  const { newDir, IMPLICIT_DIR } = await import('../../tree/path.js');
+  const { PassThrough } = await import('node:stream');
+  const root = newDir(IMPLICIT_DIR);
+  const names: string[] = [];
+  // 3 directories of PLAN_CHUNK files each (every chunk ends inside one), a hardlink across chunks
+  for (let d = 0; d < 3; d++) {
+    const dir = newDir(IMPLICIT_DIR);
+    root.children.set(`d${d}`, dir);
+    for (let i = 0; i < PLAN_CHUNK; i++) {
+      const data = new Uint8Array(Buffer.from(`${d}/${i}\n`));
+      dir.children.set(`f${String(i).padStart(5, '0')}`, { kind: 'file', mode: 0o644, uid: d, gid: i, mtimeSec: i, mtimeNsec: 0, xattrs: new Map(), size: data.length, content: { kind: 'inline', data } });
+    }
+  }
+  const first = (root.children.get('d0') as import('../../tree/types.js').DirInode).children.get('f00000')!;
+  (root.children.get('d2') as import('../../tree/types.js').DirInode).children.set('zlink', first);
+  const tree = validateTree(root);
+  const file = join(tmp, 'chunked.tar');
+  await writeTar(tree, file);
+  const pt = new PassThrough();
+  const parts: Buffer[] = [];
+  pt.on('data', (c: Buffer) => parts.push(c));
+  await writeTar(tree, pt);
+  assert.ok(Buffer.concat(parts).equals(await readFile(file)), 'file path and stream path');
+  for (let d = 0; d < 3; d++) {
+    names.push(`d${d}/`);
+    for (let i = 0; i < PLAN_CHUNK; i++) names.push(`d${d}/f${String(i).padStart(5, '0')}`);
+  }
+  names.push('d2/zlink');
+  const list = execFileSync('tar', ['-tf', file], { encoding: 'latin1', maxBuffer: 64 << 20 }).trim().split('\n');
+  assert.deepEqual(list, ['./', ...names]);
+  const verbose = execFileSync('tar', ['-tvf', file, '--numeric-owner'], { encoding: 'latin1', maxBuffer: 64 << 20 });
+  assert.match(verbose, /^hrw-r--r-- 0\/0 .* d2\/zlink link to d0\/f00000$/m);
 });

@@ -15,112 +15,17 @@
 import { once } from 'node:events';
 import { Oci2fsError, ErrorCode } from '../../errors.js';
 import type { ProgressListener } from '../../events.js';
-import { encodeHeader, endOfArchive, paddingFor, sparseStandInName, type SparseHeader } from '../../tar/encode.js';
-import { encodeSparseMap } from '../../tar/sparse.js';
-import { NO_XATTRS } from '../../tar/entry.js';
-import type { TarHeaderInput } from '../../tar/encode.js';
+import { encodeHeader, endOfArchive, paddingFor } from '../../tar/encode.js';
 import { readContent, readFile } from '../../tree/content.js';
+import type { ValidatedTree } from '../../tree/types.js';
 import { ImageOutput } from '../output.js';
 import { ContentSources } from '../sources.js';
-import { walk } from '../../tree/types.js';
-import type { Content, Inode, ValidatedTree } from '../../tree/types.js';
+import { entryCount, planTar, planTarChunks } from './plan.js';
 
 export interface WriteTarOptions {
   events?: ProgressListener;
   /** Also write every byte to this file (see OutputOptions.mirror). */
   mirror?: string;
-}
-
-/** Name of the root entry. */
-export const TAR_ROOT_NAME = './';
-
-/** Archive name of a tree path ("/a/b" → "a/b", directories get a trailing "/"). */
-export function tarName(path: string, inode: Inode): string {
-  if (path === '/') return TAR_ROOT_NAME;
-  return path.slice(1) + (inode.kind === 'dir' ? '/' : '');
-}
-
-interface Planned {
-  header: TarHeaderInput;
-  inode: Inode;
-  /** File data follows (first path of a regular file). */
-  data: boolean;
-  /** A sparse 1.0 entry: its real name and size, and the map that precedes the data segments. */
-  sparse?: SparseHeader & { map: Uint8Array; src: Extract<Content, { kind: 'file' }> };
-}
-
-
-/**
- * One header, always built with the same fields in the same order (one
- * object shape: planning 48k entries took 0.35 s with object spreads).
- */
-function header(inode: Inode, path: string, type: TarHeaderInput['type'], size = 0, linkname = '', devMajor = 0, devMinor = 0): TarHeaderInput {
-  return {
-    path,
-    type,
-    mode: inode.mode,
-    uid: inode.uid,
-    gid: inode.gid,
-    mtimeSec: inode.mtimeSec,
-    mtimeNsec: inode.mtimeNsec,
-    size,
-    linkname,
-    devMajor,
-    devMinor,
-    xattrs: type === 'hardlink' ? NO_XATTRS : inode.xattrs, // hardlink entries carry none: they are the first path's
-  };
-}
-
-/** The entries of the archive, in order (pure; no I/O). */
-export function planTar(tree: ValidatedTree, warn: (code: string, message: string) => void = () => {}): Planned[] {
-  const first = new Map<Inode, string>();
-  const out: Planned[] = [];
-  walk(tree.root, (path, inode) => {
-    const name = tarName(path, inode);
-    if (inode.kind !== 'dir') {
-      const seen = first.get(inode);
-      if (seen !== undefined) {
-        out.push({ header: header(inode, name, 'hardlink', 0, seen), inode, data: false });
-        return;
-      }
-      first.set(inode, name);
-    }
-    switch (inode.kind) {
-      case 'dir':
-        out.push({ header: header(inode, name, 'dir'), inode, data: false });
-        break;
-      case 'file':
-        if (inode.content.kind === 'external') {
-          throw new Oci2fsError(ErrorCode.TREE_INVALID, `File ${JSON.stringify(path)} has no content here (only a reference: ${inode.content.payload}); a tar archive needs file contents`);
-        }
-        if (inode.content.kind === 'file' && inode.content.sparse !== undefined) {
-          const map = encodeSparseMap(inode.content.sparse);
-          out.push({
-            header: header(inode, sparseStandInName(name), 'file', map.length + inode.content.length),
-            inode,
-            data: true,
-            sparse: { realPath: name, realSize: inode.size, map, src: inode.content },
-          });
-          break;
-        }
-        out.push({ header: header(inode, name, 'file', inode.size), inode, data: true });
-        break;
-      case 'symlink':
-        out.push({ header: header(inode, name, 'symlink', 0, inode.target), inode, data: false });
-        break;
-      case 'chardev':
-      case 'blockdev':
-        out.push({ header: header(inode, name, inode.kind, 0, '', inode.rdevMajor, inode.rdevMinor), inode, data: false });
-        break;
-      case 'fifo':
-        out.push({ header: header(inode, name, 'fifo'), inode, data: false });
-        break;
-      case 'socket':
-        warn('W_TAR_SOCKET', `Socket ${JSON.stringify(path)} cannot be stored in a tar archive; left out`);
-        break;
-    }
-  });
-  return out;
 }
 
 /** Output is handed to the stream in pieces of about this size: one write per small file cost more than the copy. */
@@ -157,7 +62,7 @@ class Batcher {
  */
 async function writeTarFile(tree: ValidatedTree, path: string, opts: WriteTarOptions): Promise<void> {
   const warn = (code: string, message: string): void => opts.events?.({ type: 'warning', code, message });
-  const plan = planTar(tree, warn);
+  const total = opts.events ? entryCount(tree) : 0;
   const out = await ImageOutput.create(path, 0, 'tar archive', { sparse: false, ...(opts.mirror !== undefined ? { mirror: opts.mirror } : {}) });
   const sources = new ContentSources();
   let pos = 0;
@@ -167,36 +72,38 @@ async function writeTarFile(tree: ValidatedTree, path: string, opts: WriteTarOpt
   };
   try {
     let done = 0;
-    for (const p of plan) {
-      await put(encodeHeader(p.header, p.sparse));
-      if (p.sparse) {
-        // the map, then the data segments as they are stored (packed, contiguous)
-        await put(p.sparse.map);
-        await out.copyFrom(pos, sources.get(p.sparse.src), p.sparse.src.offset, p.sparse.src.length);
-        pos += p.sparse.src.length;
-        await out.zero(pos, paddingFor(p.sparse.src.length));
-        pos += paddingFor(p.sparse.src.length);
-      } else if (p.data && p.inode.kind === 'file') {
-        const c = p.inode.content;
-        if (c.kind === 'file' && !c.sparse && c.length === p.inode.size) {
-          await out.copyFrom(pos, sources.get(c), c.offset, c.length);
-          pos += c.length;
-        } else {
-          let written = 0;
-          for await (const chunk of readFile(p.inode)) {
-            await put(chunk);
-            written += chunk.length;
+    for (const entries of planTarChunks(tree, warn)) {
+      for (const p of entries) {
+        await put(encodeHeader(p.header, p.sparse));
+        if (p.sparse) {
+          // the map, then the data segments as they are stored (packed, contiguous)
+          await put(p.sparse.map);
+          await out.copyFrom(pos, sources.get(p.sparse.src), p.sparse.src.offset, p.sparse.src.length);
+          pos += p.sparse.src.length;
+          await out.zero(pos, paddingFor(p.sparse.src.length));
+          pos += paddingFor(p.sparse.src.length);
+        } else if (p.data && p.inode.kind === 'file') {
+          const c = p.inode.content;
+          if (c.kind === 'file' && !c.sparse && c.length === p.inode.size) {
+            await out.copyFrom(pos, sources.get(c), c.offset, c.length);
+            pos += c.length;
+          } else {
+            let written = 0;
+            for await (const chunk of readFile(p.inode)) {
+              await put(chunk);
+              written += chunk.length;
+            }
+            if (written !== p.inode.size) throw new Oci2fsError(ErrorCode.IO, `File ${p.header.path} produced ${written} bytes, expected ${p.inode.size}`);
           }
-          if (written !== p.inode.size) throw new Oci2fsError(ErrorCode.IO, `File ${p.header.path} produced ${written} bytes, expected ${p.inode.size}`);
+          await out.zero(pos, paddingFor(p.inode.size));
+          pos += paddingFor(p.inode.size);
         }
-        await out.zero(pos, paddingFor(p.inode.size));
-        pos += paddingFor(p.inode.size);
+        if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'tar', done, total });
       }
-      if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'tar', done, total: plan.length });
     }
     await put(endOfArchive());
     await out.close(pos);
-    opts.events?.({ type: 'write-progress', phase: 'tar', done: plan.length, total: plan.length });
+    opts.events?.({ type: 'write-progress', phase: 'tar', done, total });
   } catch (e) {
     await out.close().catch(() => undefined);
     throw e;
