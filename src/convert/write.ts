@@ -90,7 +90,6 @@ async function writeWith(
   opts: WriterOptions,
   m: { mirror?: string },
 ): Promise<Record<string, string | number>> {
-  const mtime = treeTimestamp(tree);
   switch (format) {
     case 'tar': {
       const { writeTar } = await WRITERS.tar();
@@ -112,7 +111,7 @@ async function writeWith(
     }
     case 'squashfs': {
       const { writeSquashfs } = await WRITERS.squashfs();
-      const r = await writeSquashfs(tree, outPath, { ...opts.squashfs, jobs: opts.jobs, mtime, events: opts.events, ...m });
+      const r = await writeSquashfs(tree, outPath, { ...opts.squashfs, jobs: opts.jobs, mtime: treeTimestamp(tree), events: opts.events, ...m });
       return { bytes: r.bytes };
     }
     case 'erofs': {
@@ -129,7 +128,7 @@ async function writeWith(
     }
     case 'ext4': {
       const { writeExt4 } = await WRITERS.ext4();
-      const r = await writeExt4(tree, outPath, { ...opts.ext4, mtime, events: opts.events, ...m });
+      const r = await writeExt4(tree, outPath, { ...opts.ext4, mtime: treeTimestamp(tree), events: opts.events, ...m });
       return { bytes: r.bytes };
     }
   }
