@@ -10,7 +10,7 @@
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "conditions": [
         ["has_isal==1", {
-          "sources": ["inflate.c", "tar_walk.c"],
+          "sources": ["inflate.c", "tar_walk.c", "sha256_file.c"],
           "defines": ["OCI2FS_ISAL"],
           "libraries": ["-lisal"]
         }]

@@ -2,16 +2,18 @@
  * inflateGzip: a gzip layer blob → its uncompressed tar in one pass on a
  * thread of its own: read (O_DIRECT when asked), inflate with ISA-L's
  * isal_inflate (libisal, the library behind the `igzip` program), write,
- * and hash the output with SHA-256 (node's own OpenSSL) while it is still
- * in the CPU's cache.
+ * and (unless asked not to) hash the output with SHA-256 (node's own
+ * OpenSSL) while it is still in the CPU's cache.
  *
  * It replaces `dd iflag=direct | igzip -d` and a later `openssl dgst` over
- * the written file: two pipe copies of the blob, a second read of the whole
- * tar from the page cache, and three process spawns per layer (see
- * src/compress/native-inflate.ts for what was measured).
+ * the written file: two pipe copies of the blob and three process spawns
+ * per layer (docs/tree.md, "One pass in the addon", for what was measured).
  *
- *   inflateGzip(srcPath, dstFd, maxOutput, direct, captureHeaders)
+ *   inflateGzip(srcPath, dstFd, maxOutput, direct, captureHeaders, hash = true)
  *     -> Promise<{ kind: 'ok', size, sha256, headers? } | { kind: 'limit' } | { kind: 'retry', reason }>
+ *
+ * Without `hash`, sha256 is "": the caller hashes the file later
+ * (sha256File in sha256_file.c), off the cores the decoding needs.
  *
  * With captureHeaders, `headers` holds the tar's metadata blocks as they went
  * by ({ bytes, pieces }: see tar_walk.c), so listing the layer costs no reads.
@@ -56,6 +58,7 @@ typedef struct {
   int dst;
   int direct;
   int capture;
+  int hash;
   double max_out;
   /* results */
   enum verdict verdict;
@@ -154,7 +157,7 @@ static enum verdict run(inflate_job_t *job, input_t *in, unsigned char *out, EVP
         job->err = e;
         return V_ERRNO;
       }
-      if (EVP_DigestUpdate(md, out, produced) != 1) return retry(job, "sha256 failed", 0);
+      if (job->hash && EVP_DigestUpdate(md, out, produced) != 1) return retry(job, "sha256 failed", 0);
       if (job->capture) tar_walk_feed(&job->walk, out, produced);
       total += produced;
     }
@@ -191,7 +194,7 @@ static void *thread_main(void *arg) {
       job->err = errno;
     } else {
       job->verdict = run(job, &in, out, md);
-      if (job->verdict == V_OK) {
+      if (job->verdict == V_OK && job->hash) {
         unsigned int n = 0;
         if (EVP_DigestFinal_ex(md, job->digest, &n) != 1 || n != 32) job->verdict = retry(job, "sha256 failed", 0);
       }
@@ -256,8 +259,8 @@ static void complete(napi_env env, napi_value js_cb, void *context, void *data) 
       if (job->verdict == V_OK) {
         napi_create_double(env, (double)job->size, &size);
         napi_set_named_property(env, result, "size", size);
-        char hex[65];
-        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", job->digest[i]);
+        char hex[65] = "";
+        if (job->hash) sha256_hex(job->digest, hex);
         set_string(env, result, "sha256", hex);
         if (job->capture) set_headers(env, result, &job->walk);
       }
@@ -271,19 +274,20 @@ static void complete(napi_env env, napi_value js_cb, void *context, void *data) 
 }
 
 napi_value inflate_gzip(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5], promise, name;
+  size_t argc = 6;
+  napi_value argv[6], promise, name;
   size_t len = 0;
-  bool direct = false, capture = false;
+  bool direct = false, capture = false, hash = true;
   double max_out;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   inflate_job_t *job = calloc(1, sizeof *job);
   if (!job) return throw_errno(env, "inflateGzip", ENOMEM);
   if (argc < 4 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || !get_fd(env, argv[1], &job->dst) ||
       napi_get_value_double(env, argv[2], &max_out) != napi_ok || !(max_out >= 0) ||
-      napi_get_value_bool(env, argv[3], &direct) != napi_ok || (argc > 4 && napi_get_value_bool(env, argv[4], &capture) != napi_ok)) {
+      napi_get_value_bool(env, argv[3], &direct) != napi_ok || (argc > 4 && napi_get_value_bool(env, argv[4], &capture) != napi_ok) ||
+      (argc > 5 && napi_get_value_bool(env, argv[5], &hash) != napi_ok)) {
     free(job);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "inflateGzip(srcPath, dstFd, maxOutput, direct[, captureHeaders])");
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "inflateGzip(srcPath, dstFd, maxOutput, direct[, captureHeaders[, hash]])");
     return NULL;
   }
   job->src = malloc(len + 1);
@@ -295,6 +299,7 @@ napi_value inflate_gzip(napi_env env, napi_callback_info info) {
   job->max_out = max_out;
   job->direct = direct;
   job->capture = capture;
+  job->hash = hash;
   tar_walk_init(&job->walk);
   pthread_t th;
   pthread_attr_t attr;

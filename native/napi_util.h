@@ -23,5 +23,7 @@ napi_value make_errno_error(napi_env env, const char *what, int err);
 int get_size(napi_env env, napi_value v, int64_t *out);
 /* A file descriptor argument; 0 with an exception pending otherwise. */
 int get_fd(napi_env env, napi_value v, int *out);
+/* A SHA-256 digest as 64 lowercase hex digits and a NUL. */
+void sha256_hex(const unsigned char digest[32], char hex[65]);
 
 #endif

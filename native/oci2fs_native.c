@@ -286,6 +286,7 @@ static napi_value unmap(napi_env env, napi_callback_info info) {
 
 #ifdef OCI2FS_ISAL
 napi_value inflate_gzip(napi_env env, napi_callback_info info); /* inflate.c */
+napi_value sha256_file(napi_env env, napi_callback_info info); /* sha256_file.c */
 #endif
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -298,8 +299,11 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
 #ifdef OCI2FS_ISAL
   /* only where libisal's headers were there at build time (binding.gyp) */
-  napi_property_descriptor inflate = {"inflateGzip", NULL, inflate_gzip, NULL, NULL, NULL, napi_enumerable, NULL};
-  CHECK(env, napi_define_properties(env, exports, 1, &inflate));
+  napi_property_descriptor inflate[] = {
+    {"inflateGzip", NULL, inflate_gzip, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"sha256File", NULL, sha256_file, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK(env, napi_define_properties(env, exports, sizeof inflate / sizeof inflate[0], inflate));
 #endif
   return exports;
 }

@@ -10,7 +10,7 @@ import { xorshift32 } from '../../test/harness/image-builder.js';
 import { igzipToFd, igzipTools } from './igzip.js';
 import { evict, residentBytes } from '../../test/harness/page-cache.js';
 import { decompressToFile, type DecompressToFileOptions } from './to-file.js';
-import { nativeInflate } from './native-inflate.js';
+import { nativeInflate, nativeSha256File } from './native-inflate.js';
 
 /** Layer-like bytes (letters from a 32-symbol alphabet: compresses ~1.6x); `size` a multiple of 4. */
 function layerBytes(size: number, seed: number): Buffer {
@@ -37,8 +37,11 @@ const ENGINES = [
   },
 ] as const;
 
-test('the native addon has the ISA-L inflate in CI', () => {
-  if (nativeInflate()) return;
+test('the native addon has the ISA-L inflate, and the hash that goes with it, in CI', () => {
+  if (nativeInflate()) {
+    assert.equal(typeof nativeSha256File(), 'function', 'an addon with inflateGzip has sha256File (both are built with libisal)');
+    return;
+  }
   assert.notEqual(process.env.CI, 'true', 'the addon (native/, built by npm ci) has inflateGzip in CI: libisal-dev is installed by scripts/install.sh');
 });
 

@@ -18,7 +18,7 @@ import { RatioGuard } from './guard.js';
 import { endsWithTrailerFor, IGZIP_MIN_BYTES, igzipToFd, igzipTools } from './igzip.js';
 import { directReadable } from '../util/direct-io.js';
 import { opensslTool, sha256ByProcess } from './sha256-process.js';
-import { nativeInflate, type InflateCapture, type NativeInflate } from './native-inflate.js';
+import { nativeInflate, nativeSha256File, type InflateCapture, type NativeInflate } from './native-inflate.js';
 import { gzipCorrupt, isZlibError } from './gzip.js';
 import { STREAM_BUFFER_BYTES } from '../util/stream-buffer.js';
 
@@ -56,8 +56,9 @@ export interface DecompressToFileOptions extends DecompressOptions {
   /** The temp name to decode into (default: destPath plus ".tmp-<random>"). */
   tmpPath?: string;
   /**
-   * Called once igzip has written the whole tar to the temp file and its
-   * verdict holds (see igzip.ts), before the diffID hash: a reader may use
+   * Called once igzip or the addon has written the whole tar to the temp
+   * file and its verdict holds (see igzip.ts), before the diffID hash
+   * (with the addon, only when it got a hashTurn): a reader may use
    * the temp file from then on, but nothing derived from it may be published
    * before decompressToFile resolved (it deletes the file if the check fails).
    * Gets the tar's metadata blocks when the addon decoded it and
@@ -73,9 +74,13 @@ export interface DecompressToFileOptions extends DecompressOptions {
    */
   keepTemp?: boolean;
   /**
-   * With hashByProcess: runs the diffID hash (once igzip is done, after
-   * onDecoded); a caller uses it to choose when hashes start and how many
-   * run at once (convert/layers.ts). Default: at once.
+   * Runs the diffID hash of a tar decoded by ISA-L, after onDecoded: igzip's
+   * output (by openssl with hashByProcess), or the addon's, which then only
+   * decodes and hashes the written tar in this turn (sha256File, on a thread
+   * of the addon). A caller uses it to choose when hashes start and how many
+   * run at once (convert/layers.ts: once every layer is decoded, so the
+   * hashes run while the writer waits on the disk). Without it the addon
+   * hashes as it decodes; igzip's output is hashed at once.
    */
   hashTurn?: <T>(hash: () => Promise<T>) => Promise<T>;
 }
@@ -194,14 +199,17 @@ async function viaIsal(srcPath: string, tmp: string, opts: DecompressToFileOptio
     if (inflate) {
       // a file system that opens for O_DIRECT but refuses the reads (EINVAL): read it the ordinary way
       const capture = opts.captureHeaders === true;
-      const outcome = await inflate(srcPath, out.fd, limit, direct, capture).catch((e: NodeJS.ErrnoException) =>
-        direct && e.code === 'EINVAL' ? inflate(srcPath, out.fd, limit, false, capture) : Promise.reject(e),
+      // given a turn to hash in (hashTurn), the addon decodes only and hashes the tar from the page cache in that turn
+      const later = opts.hashTurn ? nativeSha256File() : null;
+      const outcome = await inflate(srcPath, out.fd, limit, direct, capture, later === null).catch((e: NodeJS.ErrnoException) =>
+        direct && e.code === 'EINVAL' ? inflate(srcPath, out.fd, limit, false, capture, later === null) : Promise.reject(e),
       );
       // stopped at the limit: the guard's own E_LIMIT, as the zlib path would give
       if (outcome.kind === 'limit') guard.addOutput(limit + 1);
       if (outcome.kind === 'ok') {
-        opts.onDecoded?.(outcome.headers); // hashed as it was decoded: no hash left to schedule (hashTurn)
-        result = { hex: outcome.sha256, size: outcome.size, by: 'native' };
+        opts.onDecoded?.(outcome.headers);
+        const hex = later ? await opts.hashTurn!(() => later(tmp, outcome.size)) : outcome.sha256;
+        result = { hex, size: outcome.size, by: 'native' };
       }
     } else {
       const outcome = await igzipToFd(tools!, srcPath, out.fd, limit, direct);

@@ -53,8 +53,8 @@ const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
  * kernel share the cores among them until the end: first tar conversion
  * 6.0 s → 5.5 s (mean of four interleaved runs each; 3, 4 and 5 at once
  * within noise of each other). A job is a thread of the native addon that
- * decodes and hashes, or igzip and dd processes (spillsInProcesses; the
- * layer's openssl hash runs later, outside the limit:
+ * decodes, or igzip and dd processes (spillsInProcesses; the layer's hash,
+ * on a thread of the addon or by openssl, runs later, outside the limit:
  * SpillOptions.hashAfterDecode), or a worker thread that decodes and hashes
  * (with ISA-L where it applies).
  */
@@ -62,7 +62,7 @@ export const SPILL_JOBS_PER_CORE = 2;
 
 /**
  * Layers decoded at once where the native addon spills them (one thread
- * each, decoding and hashing): one per core and one more. Four such threads
+ * each): one per core and one more. Four such threads
  * on two cores left our main thread a third of a core for flatten, so the
  * last layer's flatten and the write started late: first tar conversion,
  * interleaved rounds, 3.97 s with three at once against 4.25 s with four
@@ -92,9 +92,9 @@ export interface SpillPlan {
    * Per layer: settles when its tar can be read at `paths[i]` (at once for
    * one already there); rejects with the spill's failure. Never left pending:
    * after a failure, layers that were not spilled reject with it too. A
-   * layer spilled in processes is ready as soon as igzip has written it,
-   * before its diffID is checked: nothing derived from it may be published
-   * (renamed into place, committed) before `done` resolved.
+   * layer decoded by ISA-L is ready as soon as igzip or the addon has
+   * written it, before its diffID is checked: nothing derived from it may
+   * be published (renamed into place, committed) before `done` resolved.
    */
   ready: Promise<void>[];
   /** Settles when every spill ended, verified and in place, and the workers are gone; rejects with the first failure. */
@@ -131,12 +131,13 @@ export interface SpillOptions {
    */
   processes?: boolean;
   /**
-   * Layers spilled in igzip processes (not by the addon, which hashes as it
-   * decodes) start their diffID hash (openssl) only once
-   * every layer is decoded, and at most one fewer at once than there are
-   * cores (at least one): the hashes then run while the writer waits on
-   * the disk, instead of taking the cores from igzip and from flattening
-   * the last layer (the step the writer waits on). Default true.
+   * Layers decoded by ISA-L (the addon, or igzip processes) start their
+   * diffID hash (a thread of the addon, or openssl) only once every layer
+   * is decoded, and at most one fewer at once than there are cores (at
+   * least one): the hashes then run while the writer waits on the disk,
+   * instead of taking the cores from decoding and from flattening the last
+   * layer (the step the writer waits on). Default true; false has the
+   * addon hash as it decodes (docs/tree.md, "Hashes after decoding").
    */
   hashAfterDecode?: boolean;
 }

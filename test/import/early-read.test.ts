@@ -5,7 +5,8 @@
  * E_DIGEST_MISMATCH, for every output and with the cache on or off, leaving
  * no output, no artifact and no spilled tar behind. openssl is made to answer
  * late, so the outputs are written before the check fails. The same holds
- * where the addon's one-pass inflate checks each layer as it decodes it.
+ * where the addon decodes the layers (its hash, on a thread of the addon,
+ * also runs once every layer is decoded).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
