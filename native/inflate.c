@@ -31,7 +31,6 @@
 #include <isa-l/igzip_lib.h>
 #include <node_api.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +51,7 @@
 enum verdict { V_OK, V_LIMIT, V_RETRY, V_ERRNO };
 
 typedef struct {
-  napi_threadsafe_function tsfn;
-  napi_deferred deferred;
+  job_handle_t h; /* first: the promise side (napi_util.h) */
   char *src;
   int dst;
   int direct;
@@ -204,10 +202,7 @@ static void *thread_main(void *arg) {
   free(buf);
   free(out);
   EVP_MD_CTX_free(md);
-  /* `complete` frees the job, maybe before the call below returns: keep the handle */
-  napi_threadsafe_function tsfn = job->tsfn;
-  napi_call_threadsafe_function(tsfn, job, napi_tsfn_blocking);
-  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  finish_job(&job->h, job);
   return NULL;
 }
 
@@ -251,7 +246,7 @@ static void complete(napi_env env, napi_value js_cb, void *context, void *data) 
   inflate_job_t *job = data;
   if (env) {
     if (job->verdict == V_ERRNO) {
-      napi_reject_deferred(env, job->deferred, make_errno_error(env, "inflateGzip", job->err));
+      napi_reject_deferred(env, job->h.deferred, make_errno_error(env, "inflateGzip", job->err));
     } else {
       napi_value result, size;
       napi_create_object(env, &result);
@@ -265,7 +260,7 @@ static void complete(napi_env env, napi_value js_cb, void *context, void *data) 
         if (job->capture) set_headers(env, result, &job->walk);
       }
       if (job->verdict == V_RETRY) set_string(env, result, "reason", job->reason);
-      napi_resolve_deferred(env, job->deferred, result);
+      napi_resolve_deferred(env, job->h.deferred, result);
     }
   }
   tar_walk_free(&job->walk);
@@ -275,7 +270,7 @@ static void complete(napi_env env, napi_value js_cb, void *context, void *data) 
 
 napi_value inflate_gzip(napi_env env, napi_callback_info info) {
   size_t argc = 6;
-  napi_value argv[6], promise, name;
+  napi_value argv[6];
   size_t len = 0;
   bool direct = false, capture = false, hash = true;
   double max_out;
@@ -301,25 +296,11 @@ napi_value inflate_gzip(napi_env env, napi_callback_info info) {
   job->capture = capture;
   job->hash = hash;
   tar_walk_init(&job->walk);
-  pthread_t th;
-  pthread_attr_t attr;
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "oci2fs:inflateGzip", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, complete, &job->tsfn) != napi_ok) {
+  napi_value promise = start_job(env, "inflateGzip", &job->h, job, thread_main, complete);
+  if (!promise) {
+    tar_walk_free(&job->walk);
     free(job->src);
     free(job);
-    napi_throw_error(env, "E_NATIVE", "inflateGzip: cannot start");
-    return NULL;
-  }
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int e = pthread_create(&th, &attr, thread_main, job);
-  pthread_attr_destroy(&attr);
-  if (e) {
-    napi_release_threadsafe_function(job->tsfn, napi_tsfn_abort);
-    free(job->src);
-    free(job);
-    return throw_errno(env, "inflateGzip: pthread_create", e);
   }
   return promise;
 }

@@ -1,6 +1,7 @@
 /* Helpers the addon's C files share (see napi_util.h). */
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
 #include "napi_util.h"
 
 napi_value throw_errno(napi_env env, const char *what, int err) {
@@ -51,4 +52,37 @@ void sha256_hex(const unsigned char digest[32], char hex[65]) {
     hex[2 * i + 1] = digits[digest[i] & 15];
   }
   hex[64] = '\0';
+}
+
+napi_value start_job(napi_env env, const char *what, job_handle_t *h, void *job, void *(*thread_main)(void *), napi_threadsafe_function_call_js complete) {
+  napi_value promise, name;
+  char label[64];
+  snprintf(label, sizeof label, "oci2fs:%s", what);
+  if (napi_create_promise(env, &h->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, label, NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, complete, &h->tsfn) != napi_ok) {
+    snprintf(label, sizeof label, "%s: cannot start", what);
+    napi_throw_error(env, "E_NATIVE", label);
+    return NULL;
+  }
+  pthread_t th;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int e = pthread_create(&th, &attr, thread_main, job);
+  pthread_attr_destroy(&attr);
+  if (e) {
+    napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
+    snprintf(label, sizeof label, "%s: pthread_create", what);
+    throw_errno(env, label, e);
+    return NULL;
+  }
+  return promise;
+}
+
+void finish_job(job_handle_t *h, void *job) {
+  /* `complete` frees the job (and h with it), maybe before the call below returns: keep the handle */
+  napi_threadsafe_function tsfn = h->tsfn;
+  napi_call_threadsafe_function(tsfn, job, napi_tsfn_blocking);
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
 }

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <node_api.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +26,7 @@
 #define READ_CHUNK (1 << 20)
 
 typedef struct {
-  napi_threadsafe_function tsfn;
-  napi_deferred deferred;
+  job_handle_t h; /* first: the promise side (napi_util.h) */
   char *path;
   uint64_t length;
   /* results */
@@ -86,10 +84,7 @@ static void *thread_main(void *arg) {
   }
   free(buf);
   EVP_MD_CTX_free(md);
-  /* `complete` frees the job, maybe before the call below returns: keep the handle */
-  napi_threadsafe_function tsfn = job->tsfn;
-  napi_call_threadsafe_function(tsfn, job, napi_tsfn_blocking);
-  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  finish_job(&job->h, job);
   return NULL;
 }
 
@@ -100,13 +95,13 @@ static void complete(napi_env env, napi_value js_cb, void *context, void *data) 
   hash_job_t *job = data;
   if (env) {
     if (job->err) {
-      napi_reject_deferred(env, job->deferred, make_errno_error(env, job->what, job->err));
+      napi_reject_deferred(env, job->h.deferred, make_errno_error(env, job->what, job->err));
     } else {
       char hex[65];
       napi_value result;
       sha256_hex(job->digest, hex);
       napi_create_string_utf8(env, hex, 64, &result);
-      napi_resolve_deferred(env, job->deferred, result);
+      napi_resolve_deferred(env, job->h.deferred, result);
     }
   }
   free(job->path);
@@ -115,7 +110,7 @@ static void complete(napi_env env, napi_value js_cb, void *context, void *data) 
 
 napi_value sha256_file(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2], promise, name;
+  napi_value argv[2];
   size_t len = 0;
   int64_t length;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -131,25 +126,10 @@ napi_value sha256_file(napi_env env, napi_callback_info info) {
   }
   napi_get_value_string_utf8(env, argv[0], job->path, len + 1, &len);
   job->length = (uint64_t)length;
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "oci2fs:sha256File", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, complete, &job->tsfn) != napi_ok) {
+  napi_value promise = start_job(env, "sha256File", &job->h, job, thread_main, complete);
+  if (!promise) {
     free(job->path);
     free(job);
-    napi_throw_error(env, "E_NATIVE", "sha256File: cannot start");
-    return NULL;
-  }
-  pthread_t th;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int e = pthread_create(&th, &attr, thread_main, job);
-  pthread_attr_destroy(&attr);
-  if (e) {
-    napi_release_threadsafe_function(job->tsfn, napi_tsfn_abort);
-    free(job->path);
-    free(job);
-    return throw_errno(env, "sha256File: pthread_create", e);
   }
   return promise;
 }

@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { xorshift32 } from '../../test/harness/image-builder.js';
+import { compressibleBytes } from '../../test/harness/image-builder.js';
 import { isOci2fsError } from '../errors.js';
 import { nativeInflate, nativeSha256File, type NativeInflate, type NativeSha256File } from './native-inflate.js';
 import { decompressToFile } from './to-file.js';
@@ -22,15 +22,8 @@ const skip = inflate && sha256File ? false : 'the native addon was built without
 const dir = mkdtempSync(join(tmpdir(), 'oci2fs-nhash-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Compressible bytes over several of the addon's 1 MiB pieces. */
-function bytes(size: number, seed: number): Buffer {
-  const next = xorshift32(seed);
-  const b = Buffer.alloc(size);
-  for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE(((next() & 0x0f0f0f0f) | 0x40404040) >>> 0, i);
-  return b;
-}
 const hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const data = bytes(3 * (1 << 20) + 12345, 7);
+const data = compressibleBytes(3 * (1 << 20) + 12345, 7);
 const gzPath = join(dir, 'layer.gz');
 writeFileSync(gzPath, gzipSync(data));
 

@@ -5,7 +5,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { xorshift32 } from '../../test/harness/image-builder.js';
+import { compressibleBytes } from '../../test/harness/image-builder.js';
 import { nativeInflate, type NativeInflate, type NativeInflateOutcome } from './native-inflate.js';
 import { decompressToFile } from './to-file.js';
 import { directReadable } from '../util/direct-io.js';
@@ -13,13 +13,6 @@ import { directReadable } from '../util/direct-io.js';
 const inflate = nativeInflate();
 const skip = inflate ? false : 'the native addon was built without libisal (Debian package libisal-dev) or is missing';
 
-/** Compressible, layer-like bytes. */
-function bytes(size: number, seed: number): Buffer {
-  const next = xorshift32(seed);
-  const b = Buffer.alloc(size);
-  for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE(((next() & 0x1f1f1f1f) | 0x40404040) >>> 0, i);
-  return b;
-}
 
 const hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -42,7 +35,7 @@ async function run(gz: Buffer, maxOutput = Infinity, direct = false): Promise<{ 
 
 test('native inflate: members spanning many reads decode to zlib\'s bytes, hashed as written, with and without O_DIRECT', { skip }, async () => {
   // three members of odd sizes (the first over the 1 MiB read and write chunks several times)
-  const parts = [bytes(3_333_333, 1), bytes(17, 2), bytes(1_048_577, 3)];
+  const parts = [compressibleBytes(3_333_333, 1), compressibleBytes(17, 2), compressibleBytes(1_048_577, 3)];
   const gz = Buffer.concat(parts.map((p) => gzipSync(p)));
   const want = Buffer.concat(parts);
   assert.ok(gunzipSync(gz).equals(want), 'the oracle: zlib');
@@ -54,13 +47,13 @@ test('native inflate: members spanning many reads decode to zlib\'s bytes, hashe
 });
 
 test('native inflate: NUL padding after the last member is accepted, as zlib does', { skip }, async () => {
-  const data = bytes(200_000, 4);
+  const data = compressibleBytes(200_000, 4);
   const { outcome } = await run(Buffer.concat([gzipSync(data), Buffer.alloc(3000)]));
   assert.deepEqual(outcome, { kind: 'ok', size: data.length, sha256: hex(data) });
 });
 
 test('native inflate: whatever zlib must judge is a retry (garbage, NULs before a member, bad CRC or ISIZE, truncation, not gzip)', { skip }, async () => {
-  const data = bytes(300_000, 5);
+  const data = compressibleBytes(300_000, 5);
   const gz = gzipSync(data);
   const flip = (at: number): Buffer => {
     const b = Buffer.from(gz);
@@ -83,7 +76,7 @@ test('native inflate: whatever zlib must judge is a retry (garbage, NULs before 
 });
 
 test('native inflate: output is capped at maxOutput: exactly the size passes, one byte less is a limit and nothing past it is written', { skip }, async () => {
-  const data = bytes(2_500_000, 6);
+  const data = compressibleBytes(2_500_000, 6);
   const gz = gzipSync(data);
   assert.equal((await run(gz, data.length)).outcome.kind, 'ok');
   const { outcome, out } = await run(gz, data.length - 1);
@@ -94,7 +87,7 @@ test('native inflate: output is capped at maxOutput: exactly the size passes, on
 test('native inflate: writes from offset 0 whatever the descriptor\'s position, and errors carry errno codes', { skip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oci2fs-inflate-'));
   try {
-    const data = bytes(10_000, 7);
+    const data = compressibleBytes(10_000, 7);
     writeFileSync(join(dir, 'in.gz'), gzipSync(data));
     const fd = openSync(join(dir, 'out'), 'w+');
     try {
@@ -115,7 +108,7 @@ test('native inflate: many inflates settling at once (bug: the thread released a
   // the decoding thread used the job after handing it to the JS thread, which frees it:
   // under load glibc aborted ("The futex facility returned an unexpected error code"); a race, so
   // this catches it only sometimes (1 run in 3 with 5 rounds of the old code)
-  const data = bytes(4096, 8);
+  const data = compressibleBytes(4096, 8);
   const gz = gzipSync(data);
   for (let round = 0; round < 10; round++) {
     const outcomes = await Promise.all(Array.from({ length: 64 }, () => run(gz)));
@@ -126,7 +119,7 @@ test('native inflate: many inflates settling at once (bug: the thread released a
 test('native inflate: a file system that opens for O_DIRECT but refuses the reads (EINVAL) gets an ordinary read', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'oci2fs-inflate-'));
   try {
-    const data = bytes(1_500_000, 9);
+    const data = compressibleBytes(1_500_000, 9);
     const src = join(dir, 'layer.gz');
     writeFileSync(src, gzipSync(data));
     if (!(await directReadable(src))) return t.skip('the temp file system refuses O_DIRECT: blobs are read the ordinary way from the start');

@@ -246,7 +246,6 @@ export async function buildIndex(images: BuiltImage[], layoutDir: string, opts: 
   return { indexDigest, bytes, descriptor };
 }
 
-/** Writes `size` deterministic pseudo-random bytes (xorshift32 seeded by `seed`) to `path`. */
 /** A reproducible 32-bit xorshift generator (Marsaglia 2003) for test data; seed 0 is replaced. */
 export function xorshift32(seed: number): () => number {
   let x = seed >>> 0 || 0x9e3779b9;
@@ -274,4 +273,12 @@ export async function makeRandomFile(path: string, size: number, seed: number): 
   } finally {
     await fh.close();
   }
+}
+
+/** `size` reproducible, compressible, layer-like bytes (letters and digits-ish from xorshift32). */
+export function compressibleBytes(size: number, seed: number): Buffer {
+  const next = xorshift32(seed);
+  const b = Buffer.alloc(size);
+  for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE(((next() & 0x1f1f1f1f) | 0x40404040) >>> 0, i);
+  return b;
 }
