@@ -56,7 +56,7 @@ export async function layerEntries(
     if (entries) return entries;
   }
   // indexed only after a strict read with the default limits
-  const builder = usable && size !== undefined && !opts.lenient ? new EntryIndexBuilder() : undefined;
+  const builder = usable && size !== undefined && !opts.lenient ? new EntryIndexBuilder(captured?.blocks) : undefined;
   const entries = await listTarFile(tarPath, opts, captured, builder && ((e) => builder.add(e)));
   if (!builder || !index || size === undefined) return entries;
   const write = (): Promise<void> => writeIndex(index.path, builder.finish({ sha256: index.sha256, size }));

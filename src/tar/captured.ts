@@ -50,6 +50,11 @@ export class CapturedBlocks {
     return used === c.bytes.length ? out : undefined;
   }
 
+  /** Number of 512-byte blocks captured: at least one per entry (a header each). */
+  get blocks(): number {
+    return Math.floor(this.bytes.length / 512);
+  }
+
   /** Bytes captured from stream offset `pos` to the end of their piece (a view), or null when none covers it. */
   from(pos: number): Uint8Array | null {
     const { starts, ends } = this;

@@ -203,3 +203,18 @@ test('encodeSparseMap is what parseSparse10Map reads back (block-padded), for em
     assert.deepEqual(back, { runs, mapBytes: map.length });
   }
 });
+
+test('a header decodes the same from a Buffer and from a plain Uint8Array (names split into prefix and name, link names, byte strings)', async () => {
+  const { decodeHeader } = await import('./header.js');
+  const input: TarHeaderInput = {
+    path: `${'d'.repeat(120)}/caf\xe9-name`, type: 'symlink', mode: 0o777, uid: 1, gid: 2, mtimeSec: 3, mtimeNsec: 0,
+    size: 0, linkname: 'target/\xff', devMajor: 0, devMinor: 0, xattrs: new Map(),
+  };
+  const block = encodeHeader(input).subarray(0, TAR_BLOCK);
+  const ctx = { label: 'test', offset: 0 };
+  const fromBuffer = decodeHeader(Buffer.from(block), ctx);
+  const fromPlain = decodeHeader(new Uint8Array(block), ctx);
+  assert.deepEqual(fromPlain, fromBuffer);
+  assert.equal(fromBuffer.name, input.path);
+  assert.equal(fromBuffer.linkname, input.linkname);
+});

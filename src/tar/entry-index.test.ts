@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEntryIndex, encodeEntryIndex } from './entry-index.js';
+import { decodeEntryIndex, encodeEntryIndex, EntryIndexBuilder } from './entry-index.js';
 import type { TarEntry } from './entry.js';
 
 const TAR = { sha256: 'ab'.repeat(32), size: 123_456_789 };
@@ -54,4 +54,14 @@ test('entry index: thousands of entries (the builder\'s columns grow several tim
     entry({ path: `d/${i}`, size: i, dataOffset: 512 * (2 * i + 1), dataLength: i, mtimeSec: i - 2500, ...(i % 997 === 0 ? { xattrs: new Map([['user.i', new Uint8Array([i & 0xff])]]) } : {}) }),
   );
   assert.deepEqual(decodeEntryIndex(encodeEntryIndex(many, TAR), TAR), many);
+});
+
+test('entry index: a builder sized for fewer entries than come, for none, or for many more gives the same bytes', () => {
+  const many = Array.from({ length: 3000 }, (_, i) => entry({ path: `p/${i}`, size: i, dataOffset: 512 * (2 * i + 1), dataLength: i }));
+  const want = encodeEntryIndex(many, TAR);
+  for (const expected of [0, 1, 17, 2999, 3000, 100_000]) {
+    const b = new EntryIndexBuilder(expected);
+    for (const e of many) b.add(e);
+    assert.ok(b.finish(TAR).equals(want), `sized for ${expected}`);
+  }
 });
