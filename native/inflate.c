@@ -51,7 +51,7 @@
 enum verdict { V_OK, V_LIMIT, V_RETRY, V_ERRNO };
 
 typedef struct {
-  job_handle_t h; /* first: the promise side (napi_util.h) */
+  job_handle_t h; /* the promise side (napi_util.h) */
   char *src;
   int dst;
   int direct;

@@ -44,7 +44,6 @@ int get_fd(napi_env env, napi_value v, int *out) {
   return 1;
 }
 
-
 void sha256_hex(const unsigned char digest[32], char hex[65]) {
   static const char digits[] = "0123456789abcdef";
   for (int i = 0; i < 32; i++) {

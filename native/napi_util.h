@@ -23,7 +23,7 @@ napi_value make_errno_error(napi_env env, const char *what, int err);
 int get_size(napi_env env, napi_value v, int64_t *out);
 /* A file descriptor argument; 0 with an exception pending otherwise. */
 int get_fd(napi_env env, napi_value v, int *out);
-/* The promise side of a job run on a detached thread of its own (first member of the job's struct). */
+/* The promise side of a job run on a detached thread of its own (a member of the job's struct). */
 typedef struct {
   napi_threadsafe_function tsfn;
   napi_deferred deferred;

@@ -26,7 +26,7 @@
 #define READ_CHUNK (1 << 20)
 
 typedef struct {
-  job_handle_t h; /* first: the promise side (napi_util.h) */
+  job_handle_t h; /* the promise side (napi_util.h) */
   char *path;
   uint64_t length;
   /* results */

@@ -196,7 +196,10 @@ test('writeTar of a tree of more entries than one plan chunk: file and stream by
   (root.children.get('d2') as import('../../tree/types.js').DirInode).children.set('zlink', first);
   const tree = validateTree(root);
   const file = join(tmp, 'chunked.tar');
-  await writeTar(tree, file);
+  const progress: [number, number][] = [];
+  await writeTar(tree, file, { events: (e) => void (e.type === 'write-progress' && progress.push([e.done, e.total])) });
+  const count = planTar(tree).length;
+  assert.deepEqual(progress, [1000, 2000, 3000, 4000, 5000, 6000, count].map((d) => [d, count]), 'progress counts every entry against the total');
   const pt = new PassThrough();
   const parts: Buffer[] = [];
   pt.on('data', (c: Buffer) => parts.push(c));

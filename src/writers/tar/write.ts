@@ -62,7 +62,9 @@ class Batcher {
  */
 async function writeTarFile(tree: ValidatedTree, path: string, opts: WriteTarOptions): Promise<void> {
   const warn = (code: string, message: string): void => opts.events?.({ type: 'warning', code, message });
-  const total = opts.events ? entryCount(tree) : 0;
+  // counted at the first progress event, once the disk is busy, not before the first byte
+  let total = -1;
+  const totalNow = (): number => (total >= 0 ? total : (total = entryCount(tree)));
   const out = await ImageOutput.create(path, 0, 'tar archive', { sparse: false, ...(opts.mirror !== undefined ? { mirror: opts.mirror } : {}) });
   const sources = new ContentSources();
   let pos = 0;
@@ -98,12 +100,12 @@ async function writeTarFile(tree: ValidatedTree, path: string, opts: WriteTarOpt
           await out.zero(pos, paddingFor(p.inode.size));
           pos += paddingFor(p.inode.size);
         }
-        if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'tar', done, total });
+        if (++done % 1000 === 0) opts.events?.({ type: 'write-progress', phase: 'tar', done, total: totalNow() });
       }
     }
     await put(endOfArchive());
     await out.close(pos);
-    opts.events?.({ type: 'write-progress', phase: 'tar', done, total });
+    opts.events?.({ type: 'write-progress', phase: 'tar', done, total: totalNow() });
   } catch (e) {
     await out.close().catch(() => undefined);
     throw e;
